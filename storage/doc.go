@@ -1,0 +1,86 @@
+// Package storage is the partition log: segments of Kafka 2.x record batches with sparse offset and
+// time indexes, byte-compatible with Kafka's files (kafka.log.Log, LogSegment, LogManager), plus the
+// log dir's checkpoint files and meta.properties.
+//
+// # Files
+//
+//	<log.dir>/                                 one per entry of log.dirs
+//	  .lock                                    flock(LOCK_EX) while a Manager runs
+//	  .kafka_cleanshutdown                     empty; written by Manager.Close, removed at startup
+//	  meta.properties                          broker.id, cluster.id, version=0 (Java properties)
+//	  recovery-point-offset-checkpoint         offset checkpoints, text:
+//	  log-start-offset-checkpoint                0\n<count>\n<topic> <partition> <offset>\n...
+//	  replication-offset-checkpoint            (tmp file, fsync, rename, fsync dir)
+//	  <topic>-<partition>/
+//	    00000000000000000000.log               %020d base offset; batches exactly as on the wire
+//	    00000000000000000000.index
+//	    00000000000000000000.timeindex
+//	    00000000000000368769.log ...
+//	  <topic>-<partition>.<32 hex>-delete/     deleted partition, removed after the delete delay
+//
+// A .log file has no header: v2 record batches back to back. Each starts
+//
+//	+0 baseOffset int64 | +8 batchLength int32 | +12 partitionLeaderEpoch int32 | +16 magic=2 |
+//	+17 crc uint32 (CRC-32C of bytes 21..end) | +21 attributes int16 | +23 lastOffsetDelta int32 |
+//	+27 firstTimestamp int64 | +35 maxTimestamp int64 | +43 producerId | +51 epoch | +53 baseSequence |
+//	+57 recordCount int32 | +61 records (compressed as one stream when attributes&7 != 0)
+//
+// Index files, big-endian, relative offset = offset - base offset:
+//
+//	.index      [ rel offset int32 | position int32 ]             8 bytes per entry
+//	.timeindex  [ timestamp int64  | rel offset int32 ]           12 bytes per entry
+//
+// An offset entry (O, P) is added when more than index.interval.bytes were appended since the last
+// entry (counted before the append); O is the append's last offset and P the position where the
+// append starts. A time entry (T, O) goes with it: T the largest timestamp so far in the segment, O
+// its offset, only when T is above the last entry; roll, close and recovery add a final one. Index
+// files are preallocated to segment.index.bytes while active and trimmed to their entries on roll
+// and close. Segments roll on segment.bytes, segment.ms (minus a per-segment jitter; from the
+// first batch's timestamp, else the creation time), a full index, or a relative offset above
+// int32. Temporary suffixes: .deleted (removed after file.delete.delay.ms, or at startup),
+// .cleaned (removed at startup), .swap (index swaps deleted; a .log.swap replaces the segments it
+// covers).
+//
+// # Data flow
+//
+// Produce: AppendAsLeader validates the batch (record.Validate) without the lock, fixes the
+// CRC-covered timestamp fields in the caller's buffer, then under Log.mu writes baseOffset and
+// partitionLeaderEpoch (outside the CRC), rolls if due and hands the caller's bytes to one pwrite,
+// then publishes the new LEO. Nothing is written before every check has passed; a failed write is
+// cut off again. Fetch: Read finds the segment, asks the offset index for a position and scans
+// batch headers forward (pread of 8 KiB chunks) to the first batch whose last offset is >= the
+// fetch offset, and returns (file, position, length) to be sent with sendfile (FileRange.WriteTo).
+// Flush: none per append unless flush.messages/flush.ms say so; a roll fsyncs the old segment in
+// the background; Close fsyncs everything. The recovery point is the highest fsynced offset.
+// Recovery (startup): a .kafka_cleanshutdown marker means the files are trusted (indexes still
+// checked: SanityCheck plus a comparison of their last entries with the .log); otherwise every
+// segment from the one holding the recovery point is CRC-checked batch by batch, cut at the first
+// invalid or torn batch (logged with bytes_removed), later segments deleted, indexes rebuilt.
+//
+// # Concurrency and lock order
+//
+//	Manager.mu -> Log.flushMu -> Log.mu -> segment.idxMu
+//
+// Log.mu serialises writers: appends, roll, truncation, retention, DeleteRecordsBefore, Close.
+// fsync runs outside Log.mu under Log.flushMu, so appends continue during a flush. Readers (Read,
+// OffsetForTimestamp, LogEndOffset and the other getters) take no Log lock: they load an
+// immutable snapshot (segment list, log start, LEO) published with an atomic pointer after every
+// change, and take a reference on the segment they use. Any number of readers run alongside the
+// writer. A reader holds segment.idxMu shared only for an index lookup; the writer takes it
+// exclusively only to trim, resize, truncate or rename an index (roll, truncation, deletion), so
+// a writer waits at most for lookups in flight and never for a reader's I/O.
+//
+// Segments are reference-counted: the segment list holds one reference, every FileRange another
+// until Release. A segment deleted by retention or truncation is renamed .deleted and removed
+// from the list at once, but its descriptors stay open until the last reader releases it, so a
+// range handed out earlier reads the same bytes even after the file is unlinked. Truncation cuts
+// the active file in place: a reader still holding a range past the cut gets a short read
+// (FileRange.Bytes and WriteTo return io.ErrUnexpectedEOF). Readers must read ranges with pread or
+// WriteTo, never through the *os.File's shared seek offset.
+//
+// # Not implemented here
+//
+// Leader-epoch cache (leader-epoch-checkpoint), producer state snapshots, the transaction index,
+// compaction, legacy (magic 0/1) batches (recovery treats them as corrupt), log dir moves
+// (-future dirs are skipped).
+package storage

@@ -1,0 +1,138 @@
+package broker
+
+// CreateTopics, v0–v7 (Kafka 2.8's range).
+//
+// Only the active controller serves it (NOT_CONTROLLER elsewhere, clients re-resolve through Metadata's
+// ControllerId), as in Kafka 2.8. Per topic: name rules, duplicate names in one request (INVALID_REQUEST),
+// counts or an explicit assignment (not both), -1 counts take the broker defaults, replication factor vs
+// live brokers, config validation (INVALID_CONFIG). Then /config/topics/<t> and /brokers/topics/<t> are
+// written and the answer waits until every partition has a leader in this broker's metadata cache, or the
+// request's timeout passes (REQUEST_TIMED_OUT; the topic is still created). validateOnly (v1+) checks
+// without writing. v5+ answers with the topic's partition count, replication factor and configs. No
+// create-topic policy is supported.
+
+import (
+	"context"
+	"time"
+
+	"github.com/sirupsen/logrus"
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kmsg"
+)
+
+func handleCreateTopics(b *Broker, ctx context.Context, r *Request) (Response, error) {
+	req := r.Msg.(*kmsg.CreateTopicsRequest)
+	resp := req.ResponseKind().(*kmsg.CreateTopicsResponse)
+	counts := map[string]int{}
+	for _, t := range req.Topics {
+		counts[t.Topic]++
+	}
+	var waitFor []string
+	want := map[string]int32{}
+	for _, t := range req.Topics {
+		rt := kmsg.NewCreateTopicsResponseTopic()
+		rt.Topic = t.Topic
+		spec, err := b.createTopicRequest(req, t, counts[t.Topic] > 1)
+		if err == nil {
+			rt.NumPartitions, rt.ReplicationFactor = int32(len(spec.assignment)), int16(len(spec.assignment[0]))
+			if req.Version >= 5 {
+				rt.Configs = b.createTopicsConfigs(spec.configs)
+			}
+			if !req.ValidateOnly {
+				waitFor = append(waitFor, t.Topic)
+				want[t.Topic] = rt.NumPartitions
+				b.log.WithFields(logrus.Fields{"topic": t.Topic, "partitions": rt.NumPartitions,
+					"replication_factor": rt.ReplicationFactor}).Info("created topic")
+			}
+		} else {
+			rt.NumPartitions, rt.ReplicationFactor = -1, -1
+		}
+		rt.ErrorCode = errorCode(b.log, err)
+		if req.Version >= 1 {
+			rt.ErrorMessage = topicErrorMessage(err)
+		}
+		resp.Topics = append(resp.Topics, rt)
+	}
+	b.awaitTopicsCreated(ctx, req.TimeoutMillis, waitFor, want, resp)
+	return Response{Msg: resp}, nil
+}
+
+// createTopicRequest validates one topic of the request and, unless validateOnly, creates it.
+func (b *Broker) createTopicRequest(req *kmsg.CreateTopicsRequest, t kmsg.CreateTopicsRequestTopic, duplicate bool) (topicSpec, error) {
+	spec := topicSpec{name: t.Topic, partitions: t.NumPartitions, rf: t.ReplicationFactor, configs: map[string]string{}}
+	switch {
+	case !b.isController():
+		return spec, kerr.NotController
+	case duplicate:
+		return spec, kafkaError(kerr.InvalidRequest, "create topics request had duplicate entries for the topic")
+	}
+	for _, c := range t.Configs {
+		if c.Value != nil {
+			spec.configs[c.Name] = *c.Value
+		}
+	}
+	if len(t.ReplicaAssignment) > 0 {
+		spec.assignment = make(map[int32][]int32, len(t.ReplicaAssignment))
+		for _, a := range t.ReplicaAssignment {
+			spec.assignment[a.Partition] = a.Replicas
+		}
+	}
+	if err := b.prepareTopic(&spec); err != nil {
+		return spec, err
+	}
+	if spec.assignment != nil && t.NumPartitions == -1 && len(t.ReplicaAssignment) > 0 {
+		if err := b.checkBrokersAlive(spec.assignment); err != nil {
+			return spec, err
+		}
+	}
+	if req.ValidateOnly {
+		return spec, nil
+	}
+	return spec, b.createTopic(spec)
+}
+
+// checkBrokersAlive: a manual assignment may only name live brokers.
+func (b *Broker) checkBrokersAlive(a map[int32][]int32) error {
+	snap := b.meta.Snapshot()
+	for _, replicas := range a {
+		for _, id := range replicas {
+			if _, ok := snap.Broker(id); !ok {
+				return kafkaError(kerr.InvalidReplicaAssignment, "replica assignment names broker %d, which is not alive", id)
+			}
+		}
+	}
+	return nil
+}
+
+// awaitTopicsCreated waits (Kafka's DelayedCreatePartitions) until the created topics have leaders, then
+// marks the ones still without as REQUEST_TIMED_OUT. A non-positive timeout answers at once.
+func (b *Broker) awaitTopicsCreated(ctx context.Context, timeoutMs int32, names []string, want map[string]int32, resp *kmsg.CreateTopicsResponse) {
+	if len(names) == 0 {
+		return
+	}
+	if timeoutMs > 0 && b.waitForMetadata(ctx, time.Duration(timeoutMs)*time.Millisecond, topicsHaveLeaders(names, want)) {
+		return
+	}
+	snap := b.meta.Snapshot()
+	for i := range resp.Topics {
+		rt := &resp.Topics[i]
+		if _, waited := want[rt.Topic]; waited && rt.ErrorCode == 0 && !topicsHaveLeaders([]string{rt.Topic}, want)(snap) {
+			rt.ErrorCode = kerr.RequestTimedOut.Code
+		}
+	}
+}
+
+// createTopicsConfigs lists the topic's effective configs for CreateTopics v5+.
+func (b *Broker) createTopicsConfigs(overrides map[string]string) []kmsg.CreateTopicsResponseTopicConfig {
+	entries, err := b.cfg.DescribeTopic(overrides)
+	if err != nil {
+		return nil
+	}
+	out := make([]kmsg.CreateTopicsResponseTopicConfig, 0, len(entries))
+	for _, e := range entries {
+		c := kmsg.NewCreateTopicsResponseTopicConfig()
+		c.Name, c.Value, c.ReadOnly, c.Source, c.IsSensitive = e.Name, e.Value, e.ReadOnly, int8(e.Source), e.Sensitive
+		out = append(out, c)
+	}
+	return out
+}

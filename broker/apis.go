@@ -1,0 +1,71 @@
+package broker
+
+import (
+	"fmt"
+
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/samsa-broker/samsa/protocol"
+)
+
+// apiVersionsKey is ApiVersions' key; its unsupported versions are answered rather than closed (KIP-511).
+const apiVersionsKey = int16(kmsg.ApiVersions)
+
+// apiEntry is one row of the API table: the versions served and the handler.
+type apiEntry struct {
+	key      kmsg.Key
+	min, max int16
+	handle   handlerFunc
+}
+
+// apiTable is the one table that both dispatch and ApiVersions read, so the broker can never advertise a
+// version it does not serve. Ranges are Kafka 2.8's where records are batch v2 (produce v3+, fetch v4+);
+// older message formats are not served (UNSUPPORTED_VERSION on ApiVersions, a closed connection elsewhere,
+// as Kafka does for versions it does not know).
+var apiTable = []apiEntry{
+	{kmsg.Produce, 3, 9, handleProduce},
+	{kmsg.Fetch, 4, 12, handleFetch},
+	{kmsg.ListOffsets, 1, 6, handleListOffsets},
+	{kmsg.Metadata, 0, 11, handleMetadata},
+	{kmsg.LeaderAndISR, 0, 5, handleLeaderAndIsr},
+	{kmsg.StopReplica, 0, 3, handleStopReplica},
+	{kmsg.UpdateMetadata, 0, 7, handleUpdateMetadata},
+	{kmsg.ApiVersions, 0, 3, handleAPIVersions},
+	{kmsg.CreateTopics, 0, 7, handleCreateTopics},
+	{kmsg.DeleteTopics, 0, 6, handleDeleteTopics},
+	{kmsg.DescribeConfigs, 0, 4, handleDescribeConfigs},
+	{kmsg.CreatePartitions, 0, 3, handleCreatePartitions},
+}
+
+// apis is the table compiled for lookup.
+type apis struct {
+	byKey           [kmsg.MaxKey + 1]*apiEntry
+	ranges          []protocol.APIRange
+	supported       func(key, version int16) bool
+	versionsKeys    []kmsg.ApiVersionsResponseApiKey // the ApiVersions answer
+	apiVersionsOnly []kmsg.ApiVersionsResponseApiKey // KIP-511 answer: ApiVersions' own range
+}
+
+func compileAPIs(table []apiEntry) (*apis, error) {
+	a := &apis{}
+	for i := range table {
+		e := &table[i]
+		if e.handle == nil {
+			return nil, fmt.Errorf("api table: %s has no handler", e.key.Name())
+		}
+		a.byKey[e.key] = e
+		a.ranges = append(a.ranges, protocol.APIRange{Key: int16(e.key), Min: e.min, Max: e.max})
+		if e.key == kmsg.ApiVersions {
+			a.apiVersionsOnly = protocol.APIVersionsKeys(a.ranges[len(a.ranges)-1:])
+		}
+	}
+	if err := protocol.ValidateRanges(a.ranges); err != nil {
+		return nil, fmt.Errorf("api table: %w", err)
+	}
+	a.supported = protocol.SupportedFunc(a.ranges)
+	a.versionsKeys = protocol.APIVersionsKeys(a.ranges)
+	return a, nil
+}
+
+// lookup returns the entry for a key that ParseRequest already accepted.
+func (a *apis) lookup(key int16) *apiEntry { return a.byKey[key] }

@@ -1,0 +1,108 @@
+package broker
+
+// Small adapters between the broker's parts: settings for the replica manager and the controller, and the
+// topic-config cache that LeaderAndIsr fills from /config/topics (Kafka reads a topic's config from
+// ZooKeeper when it creates the log).
+
+import (
+	"sync"
+	"time"
+
+	"github.com/samsa-broker/samsa/broker/config"
+	"github.com/samsa-broker/samsa/broker/replica"
+	"github.com/samsa-broker/samsa/controller"
+	"github.com/samsa-broker/samsa/storage"
+)
+
+func (b *Broker) replicaConfig() replica.Config {
+	return replica.Config{
+		ReplicaLagTimeMaxMs:               b.cfg.ReplicaLagTimeMaxMs,
+		MinInsyncReplicas:                 int(b.cfg.MinInsyncReplicas),
+		TopicMinInsyncReplicas:            b.topics.minInsyncReplicas,
+		HighWatermarkCheckpointIntervalMs: b.cfg.ReplicaHighWatermarkCheckpointIntervalMs,
+		ProducePurgeIntervalRequests:      int(b.cfg.ProducerPurgatoryPurgeIntervalRequests),
+		FetchPurgeIntervalRequests:        int(b.cfg.FetchPurgatoryPurgeIntervalRequests),
+		MetadataContains: func(tp storage.TopicPartition) bool {
+			t, ok := b.meta.Snapshot().Topics[tp.Topic]
+			if !ok {
+				return false
+			}
+			_, ok = t.Partition(tp.Partition)
+			return ok
+		},
+		LeaderAlive: func(id int32) bool { _, ok := b.meta.Snapshot().Broker(id); return ok },
+	}
+}
+
+func (b *Broker) controllerConfig() controller.Config {
+	timeout := time.Duration(b.cfg.ControllerSocketTimeoutMs) * time.Millisecond
+	return controller.Config{
+		BrokerID:              b.id,
+		InterBrokerListener:   b.cfg.InterBrokerListener(),
+		UncleanLeaderElection: b.cfg.UncleanLeaderElectionEnable,
+		DisableTopicDeletion:  !b.cfg.DeleteTopicEnable,
+		RequestTimeout:        timeout,
+	}
+}
+
+// topicConfigs caches each hosted topic's effective config (broker defaults plus /config/topics
+// overrides), refreshed whenever a LeaderAndIsr names the topic.
+type topicConfigs struct {
+	mu sync.RWMutex
+	m  map[string]config.TopicConfig // guarded by mu
+}
+
+func (t *topicConfigs) set(topic string, tc config.TopicConfig) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.m == nil {
+		t.m = make(map[string]config.TopicConfig)
+	}
+	t.m[topic] = tc
+}
+
+func (t *topicConfigs) get(topic string) (config.TopicConfig, bool) {
+	t.mu.RLock()
+	defer t.mu.RUnlock()
+	tc, ok := t.m[topic]
+	return tc, ok
+}
+
+func (t *topicConfigs) remove(topic string) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	delete(t.m, topic)
+}
+
+// minInsyncReplicas is the topic's min.insync.replicas, 0 when unknown (the replica manager then uses the
+// broker default).
+func (t *topicConfigs) minInsyncReplicas(topic string) int {
+	if tc, ok := t.get(topic); ok {
+		return int(tc.MinInsyncReplicas)
+	}
+	return 0
+}
+
+// loadTopicConfig reads /config/topics/<topic> and caches the effective config.
+func (b *Broker) loadTopicConfig(topic string) (config.TopicConfig, error) {
+	overrides, err := b.zk.GetTopicConfig(topic)
+	if err != nil {
+		return config.TopicConfig{}, err
+	}
+	tc, err := b.cfg.TopicConfig(overrides)
+	if err != nil {
+		return config.TopicConfig{}, err
+	}
+	b.topics.set(topic, tc)
+	return tc, nil
+}
+
+// storedTopicConfig gives the log manager the config of a topic whose logs it finds at startup.
+func (b *Broker) storedTopicConfig(topic string) storage.Config {
+	tc, err := b.loadTopicConfig(topic)
+	if err != nil {
+		b.log.WithError(err).WithField("topic", topic).Warn("reading topic config; using broker defaults")
+		tc = b.cfg.TopicDefaults()
+	}
+	return storage.Config(tc.Log())
+}

@@ -74,29 +74,6 @@ func TestTopicsArgs(t *testing.T) {
 	}
 }
 
-// kafka-topics --describe prints TopicDescription then one PartitionDescription per partition.
-func TestTopicDescriptionMatchesKafkaTopicsLayout(t *testing.T) {
-	md := &sarama.TopicMetadata{Name: "orders", Uuid: sarama.Uuid{1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16},
-		Partitions: []*sarama.PartitionMetadata{
-			{ID: 1, Leader: -1, Replicas: []int32{2, 3}, Isr: []int32{}},
-			{ID: 0, Leader: 1, Replicas: []int32{1, 2}, Isr: []int32{1, 2}},
-		}}
-	var b bytes.Buffer
-	writeTopicDescription(&b, md, map[string]string{"retention.ms": "100", "cleanup.policy": "compact"})
-	want := "Topic: orders\tTopicId: AQIDBAUGBwgJCgsMDQ4PEA\tPartitionCount: 2\tReplicationFactor: 2\tConfigs: cleanup.policy=compact,retention.ms=100\n" +
-		"\tTopic: orders\tPartition: 0\tLeader: 1\tReplicas: 1,2\tIsr: 1,2\n" +
-		"\tTopic: orders\tPartition: 1\tLeader: none\tReplicas: 2,3\tIsr: \n"
-	if b.String() != want {
-		t.Fatalf("got\n%q\nwant\n%q", b.String(), want)
-	}
-	// Kafka omits TopicId when the broker has none (all zero).
-	b.Reset()
-	writeTopicDescription(&b, &sarama.TopicMetadata{Name: "old"}, nil)
-	if got := b.String(); got != "Topic: old\tPartitionCount: 0\tReplicationFactor: 0\tConfigs: \n" {
-		t.Fatalf("got %q", got)
-	}
-}
-
 func TestTopicMatcherIsAWholeNameRegexp(t *testing.T) {
 	cases := []struct {
 		pattern, name string

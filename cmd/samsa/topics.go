@@ -7,8 +7,8 @@ package main
 //	                                             broker's num.partitions/default.replication.factor, KIP-464)
 //	--list     one name per line, sorted         (Metadata)
 //	--describe "Topic: T\tTopicId: ...\tPartitionCount: N\tReplicationFactor: R\tConfigs: k=v,..." then
-//	           "\tTopic: T\tPartition: P\tLeader: L\tReplicas: a,b\tIsr: a,b" per partition
-//	           (Metadata + DescribeConfigs; Configs lists the non-default ones, as Kafka does)
+//	           "\tTopic: T\tPartition: P\tLeader: L\tReplicas: a,b\tIsr: a,b" per partition, plus Samsa's
+//	           "\tHW: h\tLEO: a=x,b=y" and flags (Metadata + DescribeConfigs + ListOffsets; see describe.go)
 //	--delete   nothing on success                (DeleteTopics)
 //	--alter    --partitions N: nothing on success (CreatePartitions)
 //
@@ -42,10 +42,12 @@ type topicsOptions struct {
 	ifExists        bool
 	ifNotExists     bool
 	excludeInternal bool
+	report          describeReport // --under-replicated-partitions, --unavailable-partitions (describe.go)
 }
 
 const topicsUsage = "usage: samsa topics --bootstrap-server HOST:PORT (--create|--list|--describe|--delete|--alter) " +
-	"[--topic T] [--partitions N] [--replication-factor R] [--config k=v]... [--replica-assignment 1:2,2:3]"
+	"[--topic T] [--partitions N] [--replication-factor R] [--config k=v]... [--replica-assignment 1:2,2:3] " +
+	"[--under-replicated-partitions|--unavailable-partitions]"
 
 func parseTopicsArgs(args []string, stderr io.Writer) (topicsOptions, error) {
 	fs := flag.NewFlagSet("topics", flag.ContinueOnError)
@@ -68,6 +70,7 @@ func parseTopicsArgs(args []string, stderr io.Writer) (topicsOptions, error) {
 	ifExists := fs.Bool("if-exists", false, "with --alter, --describe or --delete: act only if the topic exists")
 	ifNotExists := fs.Bool("if-not-exists", false, "with --create: create only if the topic does not exist")
 	excludeInternal := fs.Bool("exclude-internal", false, "exclude internal topics from --list and --describe")
+	report := addReportFlags(fs)
 	if err := fs.Parse(args); err != nil {
 		return topicsOptions{}, err
 	}
@@ -75,7 +78,7 @@ func parseTopicsArgs(args []string, stderr io.Writer) (topicsOptions, error) {
 		return topicsOptions{}, fmt.Errorf("unexpected argument %q", fs.Arg(0))
 	}
 	o := topicsOptions{topic: *topic, partitions: -1, replication: -1, ifExists: *ifExists,
-		ifNotExists: *ifNotExists, excludeInternal: *excludeInternal}
+		ifNotExists: *ifNotExists, excludeInternal: *excludeInternal, report: *report}
 	var err error
 	if o.bootstrap, err = splitBootstrap(*bootstrap); err != nil {
 		return o, err
@@ -140,6 +143,7 @@ func (o topicsOptions) check() error {
 		onlyWith("if-exists", o.ifExists, "alter", "describe", "delete"),
 		onlyWith("if-not-exists", o.ifNotExists, "create"),
 		onlyWith("exclude-internal", o.excludeInternal, "list", "describe"),
+		o.report.check(o.action),
 		func() error {
 			if o.action == "alter" && o.partitions == -1 {
 				return errors.New("--alter requires --partitions (topic configs are changed with DescribeConfigs/AlterConfigs tools)")
@@ -304,72 +308,4 @@ func (o topicsOptions) list(admin sarama.ClusterAdmin, stdout io.Writer) error {
 		fmt.Fprintln(stdout, t.Name)
 	}
 	return nil
-}
-
-func (o topicsOptions) describe(admin sarama.ClusterAdmin, stdout, stderr io.Writer) error {
-	ts, err := o.topics(admin)
-	if err != nil {
-		return err
-	}
-	configs := map[string]map[string]string{}
-	if len(ts) > 0 {
-		resources := make([]*sarama.ConfigResource, len(ts))
-		for i, t := range ts {
-			resources[i] = &sarama.ConfigResource{Type: sarama.TopicResource, Name: t.Name}
-		}
-		results, err := admin.DescribeConfigs(resources, sarama.DescribeConfigsOptions{})
-		if err != nil {
-			fmt.Fprintf(stderr, "WARNING: could not describe topic configs (%v); Configs left empty\n", err)
-		}
-		for _, r := range results {
-			m := map[string]string{}
-			for _, e := range r.Configs {
-				if !e.Default {
-					m[e.Name] = e.Value
-				}
-			}
-			configs[r.Name] = m
-		}
-	}
-	for _, t := range ts {
-		writeTopicDescription(stdout, t, configs[t.Name])
-	}
-	return nil
-}
-
-// writeTopicDescription prints one topic as Kafka 2.8's TopicDescription and PartitionDescription do.
-func writeTopicDescription(w io.Writer, t *sarama.TopicMetadata, configs map[string]string) {
-	parts := append([]*sarama.PartitionMetadata(nil), t.Partitions...)
-	sort.Slice(parts, func(i, j int) bool { return parts[i].ID < parts[j].ID })
-	rf := 0
-	if len(parts) > 0 {
-		rf = len(parts[0].Replicas)
-	}
-	var cfg []string
-	for _, k := range sortedKeys(configs) {
-		cfg = append(cfg, k+"="+configs[k])
-	}
-	var b strings.Builder
-	b.WriteString("Topic: " + t.Name)
-	if t.Uuid != (sarama.Uuid{}) {
-		b.WriteString("\tTopicId: " + t.Uuid.String())
-	}
-	fmt.Fprintf(&b, "\tPartitionCount: %d\tReplicationFactor: %d\tConfigs: %s\n", len(parts), rf, strings.Join(cfg, ","))
-	for _, p := range parts {
-		leader := "none"
-		if p.Leader >= 0 {
-			leader = strconv.Itoa(int(p.Leader))
-		}
-		fmt.Fprintf(&b, "\tTopic: %s\tPartition: %d\tLeader: %s\tReplicas: %s\tIsr: %s\n",
-			t.Name, p.ID, leader, joinIDs(p.Replicas), joinIDs(p.Isr))
-	}
-	io.WriteString(w, b.String())
-}
-
-func joinIDs(ids []int32) string {
-	s := make([]string, len(ids))
-	for i, id := range ids {
-		s[i] = strconv.Itoa(int(id))
-	}
-	return strings.Join(s, ",")
 }

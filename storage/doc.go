@@ -12,6 +12,8 @@
 //	  log-start-offset-checkpoint                0\n<count>\n<topic> <partition> <offset>\n...
 //	  replication-offset-checkpoint            (tmp file, fsync, rename, fsync dir)
 //	  <topic>-<partition>/
+//	    leader-epoch-checkpoint                leader-epoch cache, text (same atomic write):
+//	                                             0\n<count>\n<epoch> <start offset>\n...
 //	    00000000000000000000.log               %020d base offset; batches exactly as on the wire
 //	    00000000000000000000.index
 //	    00000000000000000000.timeindex
@@ -57,6 +59,22 @@
 // segment from the one holding the recovery point is CRC-checked batch by batch, cut at the first
 // invalid or torn batch (logged with bytes_removed), later segments deleted, indexes rebuilt.
 //
+// # Leader-epoch cache (epoch.go, epoch_log.go)
+//
+// Kafka's LeaderEpochFileCache: (epoch, start offset) pairs, both strictly increasing, rewritten to
+// leader-epoch-checkpoint on every change. assign runs for every v2 batch appended (leader or
+// follower: the batch's partitionLeaderEpoch at its base offset, before the bytes are written; a
+// failed write takes the entry back) and when a broker becomes leader (its epoch at the LEO);
+// entries conflicting with a new one (epoch or start not below it) are dropped. TruncateTo drops
+// entries starting at or after the cut (at the LEO when nothing is cut: an epoch assigned by a
+// leader that wrote nothing); TruncateFullyAndStartAt clears it; a log start moving up (retention,
+// DeleteRecords, a follower following its leader) moves the first entry's start up to it. At load,
+// the epochs of recovered segments' batches newer than the cache are assigned, then the cache is cut
+// to the LEO and to the log start; a missing or garbled file is rebuilt from every segment's batch
+// headers. EndOffsetForEpoch answers OffsetsForLeaderEpoch (KIP-279): the largest epoch <= the
+// requested one and the start of the next epoch (the LEO for the latest). Writers hold Log.mu;
+// readers load an immutable slice, like the log's view.
+//
 // # Concurrency and lock order
 //
 //	Manager.mu -> Log.flushMu -> Log.mu -> segment.idxMu
@@ -80,7 +98,7 @@
 //
 // # Not implemented here
 //
-// Leader-epoch cache (leader-epoch-checkpoint), producer state snapshots, the transaction index,
+// Producer state snapshots, the transaction index,
 // compaction, legacy (magic 0/1) batches (recovery treats them as corrupt), log dir moves
 // (-future dirs are skipped).
 package storage

@@ -59,6 +59,8 @@ type Log struct {
 	flushMu sync.Mutex
 	bg      sync.WaitGroup // flushes started by roll
 	deleter *fileDeleter
+
+	epochs *epochCache // leader-epoch-checkpoint; written under mu, read lock-free
 }
 
 // OpenLog opens (creating when absent) the log of tp in the partition directory
@@ -94,6 +96,7 @@ func openLog(pdir string, tp TopicPartition, cfg Config, recoveryPoint, logStart
 	}
 	l.cfg.Store(&cfg)
 	l.deleter = newFileDeleter(l.lg)
+	l.epochs = newEpochCache(filepath.Join(pdir, LeaderEpochCheckpointFile), l.lg)
 	l.lastFlushMs.Store(clock())
 	if err := os.MkdirAll(pdir, 0o755); err != nil {
 		return nil, ioErr("create log dir %s: %v", pdir, err)

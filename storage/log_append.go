@@ -162,15 +162,23 @@ func (l *Log) AppendAsFollower(batches []byte) (AppendInfo, error) {
 
 // appendLocked rolls if due, writes data to the active segment and publishes the new LEO.
 func (l *Log) appendLocked(data []byte, ai AppendInfo, cfg Config, nowMs int64) error {
+	// The leader-epoch cache learns the batches' epochs first (Log.append); a failed write takes
+	// back what it added, which lies at or after the LEO.
+	if err := l.assignEpochsLocked(data); err != nil {
+		return err
+	}
+	undoEpochs := func(err error) error {
+		return errors.Join(err, l.epochs.truncateFromEnd(l.view.Load().leo))
+	}
 	seg := l.view.Load().active()
 	if seg.shouldRollLocked(cfg, len(data), ai.MaxTimestamp, ai.LastOffset, nowMs) {
 		var err error
 		if seg, err = l.rollLocked(ai.FirstOffset, cfg, nowMs); err != nil {
-			return err
+			return undoEpochs(err)
 		}
 	}
 	if err := seg.appendLocked(data, ai.LastOffset, ai.MaxTimestamp, ai.OffsetOfMaxTimestamp, cfg.IndexIntervalBytes); err != nil {
-		return fmt.Errorf("append to %s: %w", l.tp, err)
+		return undoEpochs(fmt.Errorf("append to %s: %w", l.tp, err))
 	}
 	l.publishLocked(func(v *logView) { v.leo = ai.LastOffset + 1 })
 	return nil

@@ -74,6 +74,7 @@ func (l *Log) load(recoveryPoint, logStart int64, clean bool) error {
 	}
 
 	leo := logStart
+	emptied := false
 	if len(segs) > 0 {
 		if leo, err = segs[len(segs)-1].readNextOffset(); err != nil {
 			return err
@@ -83,6 +84,7 @@ func (l *Log) load(recoveryPoint, logStart int64, clean bool) error {
 				Warn("deleting all segments because the log end offset is below the log start offset")
 			l.asyncDeleteSegments(segs)
 			segs = segs[:0]
+			emptied = true
 		}
 	}
 	if len(segs) == 0 {
@@ -94,6 +96,14 @@ func (l *Log) load(recoveryPoint, logStart int64, clean bool) error {
 		leo = logStart
 	}
 	logStart = max(logStart, segs[0].base)
+	if emptied {
+		err = l.epochs.clear()
+	} else {
+		err = l.loadEpochs(segs, firstUnflushed, leo, logStart)
+	}
+	if err != nil {
+		return err
+	}
 	rp := leo
 	if !clean {
 		rp = min(recoveryPoint, leo)

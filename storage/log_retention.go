@@ -1,6 +1,7 @@
 package storage
 
 import (
+	"errors"
 	"fmt"
 	"slices"
 
@@ -86,21 +87,23 @@ func (l *Log) deleteOldLocked(hw int64, reason string, cfg Config, nowMs int64, 
 		v.segs = segs
 		v.logStart = max(v.logStart, segs[0].base)
 	})
-	l.raiseToLogStartLocked(nv.logStart)
+	err := l.raiseToLogStartLocked(nv.logStart)
 	l.asyncDeleteSegments(deleted)
 	l.lg.WithFields(logrus.Fields{"reason": reason, "segments": n, "log_start_offset": nv.logStart}).Info("deleted old segments")
-	return n, nil
+	return n, err
 }
 
 // raiseToLogStartLocked keeps HW and recovery point at or above the log start offset
-// (Log.updateLogStartOffset).
-func (l *Log) raiseToLogStartLocked(logStart int64) {
+// (Log.updateLogStartOffset) and moves the leader-epoch cache's first entry up to it
+// (Log.maybeIncrementLogStartOffset).
+func (l *Log) raiseToLogStartLocked(logStart int64) error {
 	if l.hw.Load() < logStart {
 		l.hw.Store(logStart)
 	}
 	if l.recoveryPoint.Load() < logStart {
 		l.recoveryPoint.Store(logStart)
 	}
+	return l.epochs.truncateFromStart(logStart)
 }
 
 // DeleteRecordsBefore advances the log start offset to offset (DeleteRecords,
@@ -121,9 +124,9 @@ func (l *Log) DeleteRecordsBefore(offset int64) (int64, error) {
 		return v.logStart, nil
 	}
 	l.publishLocked(func(v *logView) { v.logStart = offset })
-	l.raiseToLogStartLocked(offset)
+	err := l.raiseToLogStartLocked(offset)
 	l.lg.WithField("log_start_offset", offset).Info("log start offset advanced by DeleteRecords")
-	return offset, nil
+	return offset, err
 }
 
 // TruncateTo removes every offset >= offset (Log.truncateTo, §13): later segments are deleted
@@ -142,7 +145,9 @@ func (l *Log) TruncateTo(offset int64) error {
 	}
 	v := l.view.Load()
 	if offset >= v.leo {
-		return nil
+		// Still trim the epoch cache: a leader elected at the LEO may have assigned an epoch and
+		// written nothing in it before another leader took over (Log.truncateTo).
+		return l.epochs.truncateFromEnd(v.leo)
 	}
 	if offset < v.segs[0].base {
 		return l.truncateFullyLocked(offset)
@@ -158,6 +163,7 @@ func (l *Log) TruncateTo(offset int64) error {
 	})
 	l.asyncDeleteSegments(drop)
 	removed, err := keep[i].truncateToLocked(offset, cfg, l.clock())
+	err = errors.Join(err, l.epochs.truncateFromEnd(offset))
 	l.hw.Store(min(l.hw.Load(), offset))
 	l.recoveryPoint.Store(min(l.recoveryPoint.Load(), offset))
 	l.lg.WithFields(logrus.Fields{"offset": offset, "bytes_removed": removed, "deleted_segments": len(drop)}).Info("truncated log")
@@ -200,11 +206,15 @@ func (l *Log) truncateFullyLocked(offset int64) error {
 	})
 	l.hw.Store(offset)
 	l.recoveryPoint.Store(offset)
+	err = l.epochs.clear()
 	delay := msDuration(cfg.FileDeleteDelayMs)
 	for i, s := range v.segs {
 		l.deleter.schedule(delay, false, paths[i]...)
 		s.release()
 	}
 	l.lg.WithFields(logrus.Fields{"offset": offset, "deleted_segments": len(v.segs)}).Info("truncated log fully")
+	if err != nil {
+		return fmt.Errorf("truncate %s fully: %w", l.tp, err)
+	}
 	return nil
 }

@@ -243,6 +243,7 @@ type batchPos struct {
 	pos, size  int64
 	base, last int64
 	maxTs      int64
+	epoch      int32 // partitionLeaderEpoch, for the leader-epoch cache's recovery
 }
 
 const scanChunk = 8192
@@ -283,7 +284,8 @@ func (s *segment) scan(pos, end int64, fn func(b batchPos) bool) error {
 				return fmt.Errorf("segment %d position %d: batch of %d bytes runs past %d: %w", s.base, pos+off, size, end, errScanCorrupt)
 			}
 			d := hdrLastOffsetDelta(h)
-			b := batchPos{pos: pos + off, size: int64(size), base: base, last: base + int64(d), maxTs: hdrMaxTimestamp(h)}
+			b := batchPos{pos: pos + off, size: int64(size), base: base, last: base + int64(d), maxTs: hdrMaxTimestamp(h),
+				epoch: int32(binary.BigEndian.Uint32(h[12:]))}
 			if fn(b) {
 				return nil
 			}

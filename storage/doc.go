@@ -11,6 +11,7 @@
 //	  recovery-point-offset-checkpoint         offset checkpoints, text:
 //	  log-start-offset-checkpoint                0\n<count>\n<topic> <partition> <offset>\n...
 //	  replication-offset-checkpoint            (tmp file, fsync, rename, fsync dir)
+//	  cleaner-offset-checkpoint                first dirty offset of each compacted log (same format)
 //	  <topic>-<partition>/
 //	    leader-epoch-checkpoint                leader-epoch cache, text (same atomic write):
 //	                                             0\n<count>\n<epoch> <start offset>\n...
@@ -78,6 +79,7 @@
 // # Concurrency and lock order
 //
 //	Manager.mu -> Log.flushMu -> Log.mu -> segment.idxMu
+//	logCleaner.mu -> Manager.mu (the cleaner; nothing holding Manager.mu or Log.mu calls into it)
 //
 // Log.mu serialises writers: appends, roll, truncation, retention, DeleteRecordsBefore, Close.
 // fsync runs outside Log.mu under Log.flushMu, so appends continue during a flush. Readers (Read,
@@ -96,9 +98,43 @@
 // (FileRange.Bytes and WriteTo return io.ErrUnexpectedEOF). Readers must read ranges with pread or
 // WriteTo, never through the *os.File's shared seek offset.
 //
+// # Compaction (cleaner*.go, offsetmap.go)
+//
+// Kafka 2.8's log cleaner for logs whose cleanup.policy contains compact. log.cleaner.threads
+// goroutines (started by Manager.Start) each pick the compacted log with the highest dirty ratio
+// (bytes from the first dirty offset up to the first uncleanable segment, over all bytes) above
+// min.cleanable.dirty.ratio, or one whose oldest dirty batch passed max.compaction.lag.ms, and
+// back off log.cleaner.backoff.ms when there is none. The first dirty offset comes from
+// cleaner-offset-checkpoint (log start when absent or outside [log start, LEO]; a truncation
+// below it moves it back). Cleaning never reaches the active segment, the segment holding the HW
+// (Kafka: the LSO) or a segment with records newer than min.compaction.lag.ms.
+//
+//	dirty range ──Records──► offsetMap: 127-bit key hash -> latest offset (bounded memory,
+//	                          log.cleaner.dedupe.buffer.size / threads; a full map ends the range early)
+//	segments [first, map end) grouped up to segment.bytes ──filter──► <base>.log/.index/.timeindex.cleaned
+//	  per batch: all records kept -> copied byte for byte; some -> Batch.Rebuild (same base offset and
+//	  last offset delta, records keep offset deltas, same codec); none -> dropped, unless it is the
+//	  last data batch of an idempotent producer (Batch.EmptyCopy)
+//	  a record goes when a later offset of its key is mapped, it has no key, or it is a tombstone in a
+//	  segment last modified before (last clean segment's mtime - delete.retention.ms)
+//	fsync, mtime = the group's last segment's ──Log.replaceSegments (under Log.mu)──►
+//	  .cleaned -> .swap; view publishes the new segment; old segments -> .deleted (readers keep
+//	  their references); .swap -> final names; fsync dir
+//
+// replaceSegments refuses (and the output is deleted) when the log was truncated or closed, or the
+// group's segments were deleted, since the cleaning took its snapshot. Startup (prepareDir)
+// deletes .cleaned files and completes .swap logs, so a crash anywhere leaves either the old or
+// the new segments. The cleaned segment takes the group's last modification time, so the
+// tombstone horizon follows the data's age, not the cleaning's.
+//
+// Deviations: without producer state, every producer counts as active for the empty-batch rule;
+// without a transaction index, transactional and control batches are left as they are (neither
+// mapped nor filtered), so aborted data and markers stay; log.cleaner.io.max.bytes.per.second is
+// not applied; a failed cleaning marks the log uncleanable until it is deleted or the broker
+// restarts (Kafka: until the log dir fails or the partition moves).
+//
 // # Not implemented here
 //
-// Producer state snapshots, the transaction index,
-// compaction, legacy (magic 0/1) batches (recovery treats them as corrupt), log dir moves
-// (-future dirs are skipped).
+// Producer state snapshots, the transaction index, legacy (magic 0/1) batches (recovery treats
+// them as corrupt), log dir moves (-future dirs are skipped).
 package storage

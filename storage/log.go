@@ -56,6 +56,8 @@ type Log struct {
 	closed   bool   // guarded by mu
 	truncGen uint64 // guarded by mu; bumped when data below the LEO is removed, so that an fsync that started before cannot raise the recovery point over rewritten offsets
 
+	cleanTrunc cleanerTruncation // guarded by mu; lowest truncation since the log cleaner last looked
+
 	flushMu sync.Mutex
 	bg      sync.WaitGroup // flushes started by roll
 	deleter *fileDeleter

@@ -156,6 +156,7 @@ func (l *Log) TruncateTo(offset int64) error {
 	i := v.floor(offset)
 	keep, drop := slices.Clone(v.segs[:i+1]), v.segs[i+1:]
 	l.truncGen++
+	l.noteTruncationLocked(offset)
 	l.publishLocked(func(v *logView) {
 		v.segs = keep
 		v.leo = offset
@@ -191,6 +192,7 @@ func (l *Log) truncateFullyLocked(offset int64) error {
 	cfg := l.config()
 	v := l.view.Load()
 	l.truncGen++
+	l.noteTruncationLocked(offset)
 	// Rename first so that a segment with base offset == offset frees its file names.
 	var paths [][]string
 	for _, s := range v.segs {

@@ -30,6 +30,11 @@ type ManagerConfig struct {
 	// TopicConfig gives the configuration of a topic's logs found at startup (topic overrides);
 	// nil means Default for every topic.
 	TopicConfig func(topic string) Config
+	// Cleaner holds the log.cleaner.* settings; nil means DefaultCleanerConfig() (enabled).
+	Cleaner *CleanerConfig
+	// TopicCompaction gives a topic's compaction settings (delete.retention.ms and the
+	// compaction lags and ratio); nil means DefaultCompactionConfig() for every topic.
+	TopicCompaction func(topic string) CompactionConfig
 }
 
 // ErrManagerClosed is returned after Manager.Close.
@@ -43,6 +48,7 @@ type Manager struct {
 	lg      *logrus.Entry
 	dirs    []*logDir
 	deleter *fileDeleter // -delete partition dirs
+	cleaner *logCleaner  // compaction (cleaner.go)
 	clock   func() int64
 
 	mu     sync.Mutex
@@ -148,6 +154,11 @@ func newManager(cfg ManagerConfig, lg *logrus.Entry, clock func() int64) (*Manag
 	if err := errors.Join(errs...); err != nil {
 		return nil, err
 	}
+	cleaner, err := newLogCleaner(m, cfg.cleanerConfig())
+	if err != nil {
+		return nil, err
+	}
+	m.cleaner = cleaner
 	ok = true
 	return m, nil
 }
@@ -341,6 +352,9 @@ func (m *Manager) snapshot() []*managedLog {
 // <topic>-<p>.<32 hex>-delete (StopReplica delete=true), rewrites the dir's checkpoints without it
 // and removes the directory after the delete delay. Unknown partitions are a no-op.
 func (m *Manager) DeleteLog(tp TopicPartition) error {
+	m.cleaner.abortAndPause(tp) // before mu: the cleaner takes mu to finish (lock order in cleaner.go)
+	defer m.cleaner.forget(tp)
+	defer m.cleaner.resume(tp)
 	// Under mu, so that a GetOrCreateLog for the same partition cannot open the old directory
 	// between the close and the rename (Kafka's logCreationOrDeletionLock).
 	m.mu.Lock()

@@ -26,6 +26,7 @@ func (m *Manager) Start(ctx context.Context) {
 	m.every(ctx, "flush", m.cfg.FlushSchedulerIntervalMs, m.flushDirtyLogs)
 	m.every(ctx, "recovery_point_checkpoint", m.cfg.FlushOffsetCheckpointIntervalMs, m.checkpointRecoveryPoints)
 	m.every(ctx, "log_start_checkpoint", m.cfg.FlushStartOffsetCheckpointIntervalMs, m.checkpointLogStartOffsets)
+	m.cleaner.start(ctx)
 }
 
 // stopTasks cancels the tasks and waits for them; later Starts do nothing.

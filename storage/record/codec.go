@@ -187,8 +187,9 @@ func unzstd(src, dst []byte, limit int) ([]byte, error) {
 
 // Compress encodes raw with codec c the way Kafka's Java producer does
 // (gzip stream; xerial snappy in 32 KiB blocks; LZ4 frame with 64 KiB
-// independent blocks and no checksums; zstd frame). It is for tests, tools
-// and broker-built batches; the broker never recompresses client data.
+// independent blocks and no checksums; zstd frame). It is for tests, tools,
+// broker-built batches and batches the log cleaner rebuilds (Batch.Rebuild);
+// the produce path never recompresses client data.
 func Compress(c Codec, raw []byte) ([]byte, error) {
 	switch c {
 	case CodecNone:

@@ -10,6 +10,7 @@
 //	                                       SetLogAppendTime | SetMaxTimestamp
 //	segment file ──PeekHeader / Next──► Batch ──CRCValid──► recovery, index rebuild
 //	tools, tests, control markers ──Build──► []byte ──Records──► Record
+//	log cleaner: Batch ──Records──► kept Records ──Rebuild / EmptyCopy──► []byte
 //
 // The package imports nothing of ours and keeps no state except buffer and
 // decoder pools; everything is safe for concurrent use on distinct batches.

@@ -143,7 +143,7 @@ func TestValidate_AllocationStaysWithinCaps(t *testing.T) {
 	// Codec state: gzip ~40 KiB of tables; lz4 one block buffer of up to 4 MiB
 	// (the frame's declared block size); zstd a history ring of window+256 KiB
 	// with the window capped at zstdMaxWindow.
-	overhead := map[Codec]uint64{CodecNone: 0, CodecGzip: 1 << 20, CodecSnappy: 0, CodecLZ4: 9 << 20, CodecZstd: zstdMaxWindow + 1<<20}
+	overhead := codecState
 	rnd := rand.New(rand.NewPCG(7, 7))
 	cfg := ValidateConfig{MaxUncompressed: fuzzCap, MaxTimestampDiff: -1, FromClient: true}
 	var inputs [][]byte

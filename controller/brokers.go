@@ -82,45 +82,34 @@ func (c *Controller) onBrokerChange() error {
 		return nil
 	}
 	c.log.WithFields(logrus.Fields{"new": d.added, "dead": d.dead, "bounced": d.bounced, "changed": d.changed,
-		"live": c.cc.liveIDs()}).Info("broker change")
-	for _, id := range d.added {
-		c.channels.add(current[id])
-	}
-	for _, id := range d.bounced {
-		c.channels.add(current[id]) // replaces the old incarnation's channel
+		"known": c.cc.registeredIDs()}).Info("broker change")
+	// Failures first, so that elections triggered by the startups below cannot pick a broker that is gone
+	// (Kafka handles new brokers first). A bounced broker is a failure of its old incarnation, then the
+	// startup of the new one; its requests from the failure handling are dropped, as it is not registered
+	// in between.
+	failed := slices.Concat(d.bounced, d.dead)
+	slices.Sort(failed)
+	for _, id := range failed {
+		c.channels.remove(id)
+		delete(c.cc.brokers, id)
 	}
 	for _, id := range d.dead {
-		c.channels.remove(id)
+		c.unwatchBroker(id)
 	}
-	if len(d.added) > 0 {
-		for _, id := range d.added {
-			c.cc.brokers[id] = current[id]
-			c.watchBroker(id)
-		}
-		if err := c.onBrokerStartup(d.added); err != nil {
+	if len(failed) > 0 {
+		if err := c.onBrokerFailure(failed); err != nil {
 			return err
 		}
 	}
-	if len(d.bounced) > 0 {
-		for _, id := range d.bounced {
-			delete(c.cc.brokers, id)
-		}
-		if err := c.onBrokerFailure(d.bounced); err != nil {
-			return err
-		}
-		for _, id := range d.bounced {
-			c.cc.brokers[id] = current[id]
-		}
-		if err := c.onBrokerStartup(d.bounced); err != nil {
-			return err
-		}
+	started := slices.Concat(d.added, d.bounced)
+	slices.Sort(started)
+	for _, id := range started {
+		c.cc.brokers[id] = current[id]
+		c.channels.add(current[id])
+		c.watchBroker(id)
 	}
-	if len(d.dead) > 0 {
-		for _, id := range d.dead {
-			delete(c.cc.brokers, id)
-			c.unwatchBroker(id)
-		}
-		if err := c.onBrokerFailure(d.dead); err != nil {
+	if len(started) > 0 {
+		if err := c.onBrokerStartup(started); err != nil {
 			return err
 		}
 	}
@@ -131,7 +120,7 @@ func (c *Controller) onBrokerChange() error {
 			c.channels.add(current[id])
 		}
 		b := newBatch()
-		c.addUpdateMetadata(b, c.cc.liveIDs(), nil)
+		c.addUpdateMetadata(b, c.cc.registeredIDs(), nil)
 		c.sendBatch(b)
 	}
 	return nil
@@ -142,7 +131,7 @@ func (c *Controller) onBrokerStartup(ids []int32) error {
 	isNew := func(id int32) bool { return slices.Contains(ids, id) }
 	// The others learn about the new brokers; the new brokers learn everything.
 	b := newBatch()
-	c.addUpdateMetadata(b, slices.DeleteFunc(c.cc.liveIDs(), isNew), nil)
+	c.addUpdateMetadata(b, slices.DeleteFunc(c.cc.registeredIDs(), isNew), nil)
 	c.sendBatch(b)
 	b = newBatch()
 	var withLeaders []TopicPartition
@@ -180,9 +169,12 @@ func (c *Controller) onBrokerStartup(ids []int32) error {
 }
 
 // onBrokerFailure is Kafka's onBrokerFailure / onReplicasBecomeOffline (reference 02 §5.3). The brokers are
-// already out of the live set.
+// already out of the registered set.
 func (c *Controller) onBrokerFailure(ids []int32) error {
 	isDead := func(id int32) bool { return slices.Contains(ids, id) }
+	for _, id := range ids {
+		delete(c.cc.shuttingDown, id)
+	}
 	// Partitions led by a dead broker go offline, then every New/Offline partition tries to elect.
 	for _, tp := range sortedTPKeys(c.cc.leadership) {
 		if !c.cc.isDeleting(tp.Topic) && !c.cc.isLive(c.cc.leadership[tp].Leader) {
@@ -193,22 +185,20 @@ func (c *Controller) onBrokerFailure(ids []int32) error {
 	if err != nil {
 		return err
 	}
-	// The dead replicas leave the ISRs.
-	offlineReplicas := 0
+	// The dead replicas leave the ISRs, all of a partition's at once (see removeReplicasFromISR).
+	gone := make(map[TopicPartition][]int32)
 	for _, id := range ids {
-		var tps []TopicPartition
 		for _, tp := range c.cc.partitionsOnBroker(id) {
 			if !c.cc.isDeleting(tp.Topic) {
-				tps = append(tps, tp)
+				gone[tp] = append(gone[tp], id)
 			}
 		}
-		offlineReplicas += len(tps)
-		b := newBatch()
-		if err := c.removeReplicaFromISR(id, tps, b); err != nil {
-			return err
-		}
-		c.sendBatch(b)
 	}
+	b := newBatch()
+	if err := c.removeReplicasFromISR(gone, b); err != nil {
+		return err
+	}
+	c.sendBatch(b)
 	// Deletions waiting on a dead replica cannot finish until it returns.
 	for topic, d := range c.cc.deletions {
 		for r, st := range d.replicas {
@@ -221,9 +211,9 @@ func (c *Controller) onBrokerFailure(ids []int32) error {
 		}
 	}
 	// Nothing above told the brokers about the dead ones: say it explicitly.
-	if offlineReplicas == 0 && elected == 0 {
+	if len(gone) == 0 && elected == 0 {
 		b := newBatch()
-		c.addUpdateMetadata(b, c.cc.liveIDs(), nil)
+		c.addUpdateMetadata(b, c.cc.registeredIDs(), nil)
 		c.sendBatch(b)
 	}
 	return c.resumeDeletions()

@@ -93,11 +93,12 @@ type controllerContext struct {
 	epoch          int32
 	epochZkVersion int32
 
-	brokers    map[int32]zkregistry.BrokerInfo // live brokers, Epoch = czxid
-	topics     map[string]*topicInfo
-	leadership map[TopicPartition]zkregistry.PartitionState // cached state znodes with zkVersion
-	states     map[TopicPartition]partitionState
-	deletions  map[string]*topicDeletion // topics queued for deletion
+	brokers      map[int32]zkregistry.BrokerInfo // registered brokers (live or shutting down), Epoch = czxid
+	shuttingDown map[int32]bool                  // registered brokers in controlled shutdown
+	topics       map[string]*topicInfo
+	leadership   map[TopicPartition]zkregistry.PartitionState // cached state znodes with zkVersion
+	states       map[TopicPartition]partitionState
+	deletions    map[string]*topicDeletion // topics queued for deletion
 }
 
 func newControllerContext(epoch, epochZkVersion int32) *controllerContext {
@@ -105,6 +106,7 @@ func newControllerContext(epoch, epochZkVersion int32) *controllerContext {
 		epoch:          epoch,
 		epochZkVersion: epochZkVersion,
 		brokers:        make(map[int32]zkregistry.BrokerInfo),
+		shuttingDown:   make(map[int32]bool),
 		topics:         make(map[string]*topicInfo),
 		leadership:     make(map[TopicPartition]zkregistry.PartitionState),
 		states:         make(map[TopicPartition]partitionState),
@@ -112,13 +114,25 @@ func newControllerContext(epoch, epochZkVersion int32) *controllerContext {
 	}
 }
 
-// isLive reports whether a broker is registered (shutting-down brokers arrive with controlled shutdown).
+// isLive reports whether a broker is registered and not shutting down (Kafka's liveBrokerIds): only live
+// brokers lead, join ISRs or count as online replicas.
 func (cc *controllerContext) isLive(id int32) bool {
+	_, ok := cc.brokers[id]
+	return ok && !cc.shuttingDown[id]
+}
+
+// isRegistered reports whether a broker is registered, shutting down or not (Kafka's
+// liveOrShuttingDownBrokerIds): such brokers still get requests and appear in UpdateMetadata.
+func (cc *controllerContext) isRegistered(id int32) bool {
 	_, ok := cc.brokers[id]
 	return ok
 }
 
-func (cc *controllerContext) liveIDs() []int32 {
+func (cc *controllerContext) isShuttingDown(id int32) bool { return cc.shuttingDown[id] }
+
+// registeredIDs lists the registered brokers (live or shutting down), sorted: the recipients of
+// UpdateMetadata and its LiveBrokers.
+func (cc *controllerContext) registeredIDs() []int32 {
 	ids := make([]int32, 0, len(cc.brokers))
 	for id := range cc.brokers {
 		ids = append(ids, id)
@@ -201,4 +215,17 @@ func cmpTP(a, b TopicPartition) int {
 		return 1
 	}
 	return int(a.Partition) - int(b.Partition)
+}
+
+// partitionsLedBy returns the partitions broker leads that have more than one replica and are not being
+// deleted (Kafka's partitionLeadersOnBroker: what a controlled shutdown still has to move), sorted.
+func (cc *controllerContext) partitionsLedBy(broker int32) []TopicPartition {
+	var out []TopicPartition
+	for tp, st := range cc.leadership {
+		if st.Leader == broker && len(cc.assignment(tp)) > 1 && !cc.isDeleting(tp.Topic) {
+			out = append(out, tp)
+		}
+	}
+	sortTPs(out)
+	return out
 }

@@ -30,6 +30,18 @@ type Config struct {
 	RequestTimeout time.Duration
 	// RetryBackoff is the pause before reconnecting and resending after a failure (Kafka: 100 ms).
 	RetryBackoff time.Duration
+	// AutoLeaderRebalance is auto.leader.rebalance.enable (Kafka's default true; the zero Config leaves it
+	// off): every LeaderImbalanceCheckInterval the controller moves leadership back to preferred replicas
+	// for brokers whose share of partitions led by another replica exceeds
+	// LeaderImbalancePerBrokerPercentage (reference 02 §11).
+	AutoLeaderRebalance bool
+	// LeaderImbalanceCheckInterval is leader.imbalance.check.interval.seconds (300 s).
+	LeaderImbalanceCheckInterval time.Duration
+	// LeaderImbalancePerBrokerPercentage is leader.imbalance.per.broker.percentage (Kafka's default 10; 0
+	// rebalances on any imbalance).
+	LeaderImbalancePerBrokerPercentage int
+	// FirstRebalanceDelay is the wait before the first imbalance check of a term (Kafka: 5 s, fixed).
+	FirstRebalanceDelay time.Duration
 	// Dial opens a connection to a broker; nil uses protocol.Dial with client id "<BrokerID>". Tests
 	// substitute it.
 	Dial func(ctx context.Context, addr string) (BrokerConn, error)
@@ -51,6 +63,12 @@ func (cfg Config) withDefaults() Config {
 	}
 	if cfg.RetryBackoff <= 0 {
 		cfg.RetryBackoff = 100 * time.Millisecond
+	}
+	if cfg.LeaderImbalanceCheckInterval <= 0 {
+		cfg.LeaderImbalanceCheckInterval = 300 * time.Second
+	}
+	if cfg.FirstRebalanceDelay <= 0 {
+		cfg.FirstRebalanceDelay = 5 * time.Second
 	}
 	return cfg
 }
@@ -84,6 +102,7 @@ type Controller struct {
 	channels        *channelManager
 	controllerWatch *zkregistry.Watcher
 	retryTimer      *time.Timer
+	rebalanceTimer  *time.Timer // auto leader rebalance of this term, nil when disabled
 }
 
 // New returns a controller for the broker cfg.BrokerID, using the broker's ZooKeeper session.
@@ -147,8 +166,8 @@ func (c *Controller) HandleSessionEvent(ev zkregistry.SessionEvent) {
 var errStopped = errors.New("controller: stopped")
 
 // call runs fn on the event loop, between events, and waits for it. This is how requests that need the
-// controller's state enter the loop (issue 4's ControlledShutdown, AlterIsr and ElectLeaders handlers; today
-// the tests' state inspection).
+// controller's state enter the loop (the AlterISR, ControlledShutdown and ElectLeaders handlers, and the
+// tests' state inspection).
 func (c *Controller) call(ctx context.Context, fn func()) error {
 	done := make(chan struct{})
 	select {
@@ -240,6 +259,10 @@ func (c *Controller) handleActive(ev event) error {
 		return c.onTopicDeletionChange(e.children)
 	case brokerResponse:
 		return c.onBrokerResponse(e)
+	case autoRebalance:
+		return c.onAutoRebalance()
+	case preferredElectionZnode:
+		return c.onPreferredElectionZnode(e)
 	}
 	return nil
 }
@@ -370,6 +393,10 @@ func (c *Controller) resign(reason string) {
 	}
 	c.channels.stopAll()
 	c.channels = nil
+	if c.rebalanceTimer != nil {
+		c.rebalanceTimer.Stop()
+		c.rebalanceTimer = nil
+	}
 	c.log.WithFields(logrus.Fields{"controller_epoch": c.cc.epoch, "reason": reason}).Info("resigned as controller")
 	c.cc = nil
 	c.term++

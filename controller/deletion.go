@@ -107,7 +107,7 @@ func (c *Controller) onTopicDeletion(topics []string) {
 			}
 			d.started = true
 		}
-		c.addUpdateMetadata(b, c.cc.liveIDs(), c.cc.partitionsOf(topic))
+		c.addUpdateMetadata(b, c.cc.registeredIDs(), c.cc.partitionsOf(topic))
 	}
 	c.sendBatch(b)
 
@@ -204,17 +204,11 @@ func (c *Controller) onBrokerResponse(e brokerResponse) error {
 		}
 		for _, t := range resp.Topics {
 			for _, p := range t.Partitions {
-				if p.ErrorCode != 0 {
-					entry.WithFields(logrus.Fields{"topic": c.topicName(t.TopicID), "partition": p.Partition,
-						"error": kerr.ErrorForCode(p.ErrorCode)}).Warn("LeaderAndIsr partition error")
-				}
+				logLeaderAndIsrError(entry, c.topicName(t.TopicID), p.Partition, p.ErrorCode)
 			}
 		}
 		for _, p := range resp.Partitions { // v0-v4 answers
-			if p.ErrorCode != 0 {
-				entry.WithFields(logrus.Fields{"topic": p.Topic, "partition": p.Partition,
-					"error": kerr.ErrorForCode(p.ErrorCode)}).Warn("LeaderAndIsr partition error")
-			}
+			logLeaderAndIsrError(entry, p.Topic, p.Partition, p.ErrorCode)
 		}
 	case *kmsg.UpdateMetadataResponse:
 		if resp.ErrorCode != 0 {
@@ -222,6 +216,21 @@ func (c *Controller) onBrokerResponse(e brokerResponse) error {
 		}
 	}
 	return nil
+}
+
+// logLeaderAndIsrError logs a partition error of a LeaderAndIsr answer. STALE_CONTROLLER_EPOCH is how a
+// broker answers a partition state whose leader epoch it already has: expected when the controller resends
+// the current state (failover, a replica that left an ISR it was not in), so only at debug level.
+func logLeaderAndIsrError(entry *logrus.Entry, topic string, partition int32, code int16) {
+	if code == 0 {
+		return
+	}
+	e := entry.WithFields(logrus.Fields{"topic": topic, "partition": partition, "error": kerr.ErrorForCode(code)})
+	if code == kerr.StaleControllerEpoch.Code {
+		e.Debug("LeaderAndIsr partition state not applied: leader epoch not newer")
+		return
+	}
+	e.Warn("LeaderAndIsr partition error")
 }
 
 // topicName maps a topic id of a LeaderAndIsr v5 answer back to the name.

@@ -37,7 +37,22 @@
 // leader -2 for topics being deleted), StopReplica v3 (per-partition leader epoch, -2 when deleting, and
 // delete flag). All carry the controller id and epoch and the target broker's epoch (KIP-380).
 //
-// Not implemented here (issue 4 extends the loop with new events): AlterIsr, controlled shutdown, preferred
-// and unclean ElectLeaders, auto leader rebalance, partition reassignment, ISR-change and log-dir-failure
-// notifications (their stale children are deleted at failover), KAFKA_STORAGE_ERROR offline replicas.
+// Requests brokers send to the controller enter the loop through call (AlterISR, ControlledShutdown,
+// ElectLeaders; the broker's handlers wait for the answer):
+//   - AlterIsr (alterisr.go): a leader's ISR change, checked against the cached leadership and written
+//     conditionally on the zkVersion the leader knows; no leader epoch bump, UpdateMetadata only.
+//   - ControlledShutdown (shutdown.go): the broker joins the shutting-down set (registered, so it still gets
+//     requests and is listed in UpdateMetadata, but not live: no election, ISR expansion or preferred
+//     election picks it); its leaderships move, it leaves the ISRs it follows.
+//   - ElectLeaders (preferred.go): preferred or unclean elections on demand; the same file holds the legacy
+//     /admin/preferred_replica_election watch and the auto leader rebalance timer (a termed event).
+//
+// Liveness: cc.brokers holds every registered broker (Kafka's liveOrShuttingDownBrokers); isLive excludes
+// the shutting-down ones. Broker changes are applied failures first (bounced brokers fail, then start), so
+// the elections a startup triggers never pick a broker that is gone. When replicas of one partition go
+// offline together the ISR keeps the last leader (never empty), the only clean candidate later.
+//
+// Not implemented: partition reassignment, ISR-change and log-dir-failure notifications (their stale
+// children are deleted at failover), KAFKA_STORAGE_ERROR offline replicas, dynamic
+// unclean.leader.election.enable changes (read from ZooKeeper at each election instead).
 package controller

@@ -75,25 +75,61 @@ func initialLeaderAndISR(assignment []int32, live liveFunc) (leader int32, isr [
 	return isr[0], isr, true
 }
 
-// removeReplicaFromISR is the OfflineReplica transition's ISR update (KafkaController.removeReplicasFromIsr):
-// the leader becomes NoLeader if the replica led, and the replica leaves the ISR unless the ISR has only one
-// member (Kafka never empties an ISR: the last member is the only clean candidate later). changed is false
-// when the replica is not in the ISR: nothing is written.
-func removeReplicaFromISR(leader int32, isr []int32, replica int32) (newLeader int32, newISR []int32, changed bool) {
-	if !slices.Contains(isr, replica) {
+// removeReplicasFromISR is the OfflineReplica transition's ISR update (KafkaController.removeReplicasFromIsr)
+// for every replica of one partition that goes offline in the same event: the leader becomes NoLeader if it
+// is among them, and they leave the ISR, except that an ISR is never emptied. Kafka removes one replica at a
+// time and keeps an ISR of one unchanged, so when several ISR members die together the survivor depends on
+// the order; here the last leader is the one kept when it is among them (it has every committed record and
+// possibly more), else the first of them in ISR order. Either way the kept replica is the only clean
+// candidate later (unclean.leader.election.enable=false). changed is false when none of them is in the ISR:
+// nothing is written.
+func removeReplicasFromISR(leader int32, isr, gone []int32) (newLeader int32, newISR []int32, changed bool) {
+	if !slices.ContainsFunc(isr, func(r int32) bool { return slices.Contains(gone, r) }) {
 		return leader, isr, false
 	}
 	newLeader = leader
-	if leader == replica {
+	if slices.Contains(gone, leader) {
 		newLeader = zkregistry.NoLeader
 	}
-	if len(isr) == 1 {
-		return newLeader, slices.Clone(isr), true
-	}
 	for _, r := range isr {
-		if r != replica {
+		if !slices.Contains(gone, r) {
 			newISR = append(newISR, r)
 		}
 	}
+	if len(newISR) == 0 {
+		keep := isr[0]
+		if slices.Contains(isr, leader) {
+			keep = leader
+		}
+		newISR = []int32{keep}
+	}
 	return newLeader, newISR, true
+}
+
+// preferredReplicaLeader is PartitionLeaderElectionAlgorithms.preferredReplicaPartitionLeaderElection: the
+// preferred replica (first in the assignment) if it is live and in the ISR. The ISR is kept; every replica of
+// the assignment receives the LeaderAndIsr.
+func preferredReplicaLeader(assignment, isr []int32, live liveFunc) (int32, bool) {
+	if len(assignment) == 0 || !live(assignment[0]) || !slices.Contains(isr, assignment[0]) {
+		return zkregistry.NoLeader, false
+	}
+	return assignment[0], true
+}
+
+// controlledShutdownLeader is Election.leaderForControlledShutdown: the first replica in assignment order
+// that is registered, in the ISR and not shutting down; the new ISR is the ISR minus every shutting-down
+// broker. Registered replicas (shutting-down ones included, so the old leader becomes a follower) receive
+// the LeaderAndIsr.
+func controlledShutdownLeader(assignment, isr []int32, registered, shuttingDown liveFunc) (leader int32, newISR []int32, ok bool) {
+	for _, r := range isr {
+		if !shuttingDown(r) {
+			newISR = append(newISR, r)
+		}
+	}
+	for _, r := range assignment {
+		if registered(r) && slices.Contains(isr, r) && !shuttingDown(r) {
+			return r, newISR, true
+		}
+	}
+	return zkregistry.NoLeader, nil, false
 }

@@ -93,28 +93,83 @@ func TestNewPartitionInitialLeaderAndISR(t *testing.T) {
 	}
 }
 
-// KafkaController.removeReplicasFromIsr (OfflineReplica): leader -1 if the replica led; the replica leaves the
-// ISR unless it is the last member (an ISR is never emptied).
+// KafkaController.removeReplicasFromIsr (OfflineReplica): leader -1 if it went offline; the offline replicas
+// leave the ISR, but the ISR is never emptied and keeps the last leader when every member went.
 func TestOfflineReplicaRemovedFromISR(t *testing.T) {
 	for _, tc := range []struct {
 		name        string
 		leader      int32
 		isr         []int32
-		replica     int32
+		gone        []int32
 		wantLeader  int32
 		wantISR     []int32
 		wantChanged bool
 	}{
-		{"follower leaves the ISR, leader kept", 1, []int32{1, 2, 3}, 2, 1, []int32{1, 3}, true},
-		{"leader leaves: no leader", 1, []int32{1, 2}, 1, zkregistry.NoLeader, []int32{2}, true},
-		{"last ISR member stays in the ISR", 3, []int32{3}, 3, zkregistry.NoLeader, []int32{3}, true},
-		{"last ISR member of a leaderless partition stays", zkregistry.NoLeader, []int32{2}, 2, zkregistry.NoLeader, []int32{2}, true},
-		{"replica outside the ISR: nothing to write", 1, []int32{1}, 2, 1, []int32{1}, false},
+		{"follower leaves the ISR, leader kept", 1, []int32{1, 2, 3}, []int32{2}, 1, []int32{1, 3}, true},
+		{"leader leaves: no leader", 1, []int32{1, 2}, []int32{1}, zkregistry.NoLeader, []int32{2}, true},
+		{"last ISR member stays in the ISR", 3, []int32{3}, []int32{3}, zkregistry.NoLeader, []int32{3}, true},
+		{"last ISR member of a leaderless partition stays", zkregistry.NoLeader, []int32{2}, []int32{2}, zkregistry.NoLeader, []int32{2}, true},
+		{"replica outside the ISR: nothing to write", 1, []int32{1}, []int32{2}, 1, []int32{1}, false},
+		{"whole ISR at once keeps the last leader", 2, []int32{1, 2, 3}, []int32{1, 2, 3}, zkregistry.NoLeader, []int32{2}, true},
+		{"whole ISR of a leaderless partition keeps its first", zkregistry.NoLeader, []int32{3, 1}, []int32{1, 3}, zkregistry.NoLeader, []int32{3}, true},
+		{"two followers leave together", 1, []int32{1, 2, 3}, []int32{3, 2}, 1, []int32{1}, true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			leader, isr, changed := removeReplicaFromISR(tc.leader, tc.isr, tc.replica)
+			leader, isr, changed := removeReplicasFromISR(tc.leader, tc.isr, tc.gone)
 			if leader != tc.wantLeader || !slices.Equal(isr, tc.wantISR) || changed != tc.wantChanged {
 				t.Fatalf("got (%d, %v, %v), want (%d, %v, %v)", leader, isr, changed, tc.wantLeader, tc.wantISR, tc.wantChanged)
+			}
+		})
+	}
+}
+
+// PartitionLeaderElectionAlgorithms.preferredReplicaPartitionLeaderElection: only the first assigned replica,
+// and only when it is live and in the ISR.
+func TestPreferredReplicaLeaderElection(t *testing.T) {
+	for _, tc := range []struct {
+		name       string
+		assignment []int32
+		isr        []int32
+		live       liveFunc
+		want       int32
+		ok         bool
+	}{
+		{"preferred live and in sync", []int32{1, 2, 3}, []int32{2, 1}, liveSet(1, 2, 3), 1, true},
+		{"preferred out of the ISR", []int32{1, 2, 3}, []int32{2, 3}, liveSet(1, 2, 3), zkregistry.NoLeader, false},
+		{"preferred not live", []int32{1, 2, 3}, []int32{1, 2}, liveSet(2, 3), zkregistry.NoLeader, false},
+		{"no other replica is considered", []int32{4, 2}, []int32{2}, liveSet(2), zkregistry.NoLeader, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got, ok := preferredReplicaLeader(tc.assignment, tc.isr, tc.live)
+			if got != tc.want || ok != tc.ok {
+				t.Fatalf("got (%d, %v), want (%d, %v)", got, ok, tc.want, tc.ok)
+			}
+		})
+	}
+}
+
+// Election.leaderForControlledShutdown: the first registered ISR member that is not shutting down leads; the
+// ISR loses every shutting-down broker (even ones other than the leader).
+func TestControlledShutdownLeaderElection(t *testing.T) {
+	for _, tc := range []struct {
+		name         string
+		assignment   []int32
+		isr          []int32
+		registered   liveFunc
+		shuttingDown liveFunc
+		want         int32
+		wantISR      []int32
+		ok           bool
+	}{
+		{"next ISR member in assignment order", []int32{1, 2, 3}, []int32{1, 3, 2}, liveSet(1, 2, 3), liveSet(1), 2, []int32{3, 2}, true},
+		{"two brokers shutting down", []int32{1, 2, 3}, []int32{1, 2, 3}, liveSet(1, 2, 3), liveSet(1, 2), 3, []int32{3}, true},
+		{"unregistered ISR member skipped", []int32{1, 2, 3}, []int32{1, 2, 3}, liveSet(1, 3), liveSet(1), 3, []int32{2, 3}, true},
+		{"no other ISR member", []int32{1, 2, 3}, []int32{1}, liveSet(1, 2, 3), liveSet(1), zkregistry.NoLeader, nil, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got, isr, ok := controlledShutdownLeader(tc.assignment, tc.isr, tc.registered, tc.shuttingDown)
+			if got != tc.want || ok != tc.ok || !slices.Equal(isr, tc.wantISR) {
+				t.Fatalf("got (%d, %v, %v), want (%d, %v, %v)", got, isr, ok, tc.want, tc.wantISR, tc.ok)
 			}
 		})
 	}

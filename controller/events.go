@@ -55,6 +55,16 @@ type topicDeletionChange struct {
 	children []string
 }
 
+// autoRebalance: the leader imbalance check is due (Kafka's AutoPreferredReplicaLeaderElection).
+type autoRebalance struct{ termed }
+
+// preferredElectionZnode: /admin/preferred_replica_election was created, changed or deleted.
+type preferredElectionZnode struct {
+	termed
+	data   []byte
+	exists bool
+}
+
 // callEvent runs fn on the loop (Controller.call).
 type callEvent struct{ fn func() }
 

@@ -9,8 +9,7 @@ import (
 )
 
 // failover loads the cluster from ZooKeeper and brings it to a consistent state: Kafka's
-// onControllerFailover (reference 02 §3), minus what issue 4 adds (reassignments, preferred elections,
-// auto-rebalance, AlterIsr).
+// onControllerFailover (reference 02 §3), without reassignments (not implemented).
 func (c *Controller) failover() error {
 	if err := c.enableFeatureVersioning(); err != nil {
 		return err
@@ -27,6 +26,10 @@ func (c *Controller) failover() error {
 		}),
 		c.zk.WatchChildren(zkregistry.DeleteTopicsPath, func(ctx context.Context, children []string, _ *zkregistry.Stat) {
 			c.post(ctx, topicDeletionChange{termed{term}, children})
+		}),
+		// Its first delivery comes after this failover: step 11 (pending preferred elections).
+		c.zk.WatchData(zkregistry.PreferredReplicaElectionPath, func(ctx context.Context, data []byte, stat *zkregistry.Stat) {
+			c.post(ctx, preferredElectionZnode{termed: termed{term}, data: data, exists: stat != nil})
 		}),
 	)
 	// Notifications written before this term are stale: the state is read in full below. (ISR changes
@@ -59,7 +62,7 @@ func (c *Controller) failover() error {
 
 	// Brokers must know the live brokers before they can follow anyone.
 	b := newBatch()
-	c.addUpdateMetadata(b, c.cc.liveIDs(), nil)
+	c.addUpdateMetadata(b, c.cc.registeredIDs(), nil)
 	c.sendBatch(b)
 
 	if err := c.startReplicas(); err != nil {
@@ -68,7 +71,11 @@ func (c *Controller) failover() error {
 	if _, err := c.triggerOnlinePartitionStateChange(); err != nil {
 		return err
 	}
-	return c.resumeDeletions()
+	if err := c.resumeDeletions(); err != nil {
+		return err
+	}
+	c.scheduleRebalance(c.cfg.FirstRebalanceDelay)
+	return nil
 }
 
 // enableFeatureVersioning creates /feature enabled with no finalized features, or enables an existing
@@ -157,7 +164,7 @@ func (c *Controller) loadPartitionStates() error {
 // current state (OnlineReplica), and replicas on dead brokers leave the ISRs (OfflineReplica).
 func (c *Controller) startReplicas() error {
 	b := newBatch()
-	dead := make(map[int32][]TopicPartition)
+	dead := make(map[TopicPartition][]int32)
 	for _, tp := range c.cc.allPartitions() {
 		if c.cc.isDeleting(tp.Topic) {
 			continue // deletion sends StopReplica instead
@@ -166,17 +173,15 @@ func (c *Controller) startReplicas() error {
 		c.addLeaderAndIsr(b, liveReplicas(a, c.cc.isLive), tp, false)
 		for _, r := range a {
 			if !c.cc.isLive(r) {
-				dead[r] = append(dead[r], tp)
+				dead[tp] = append(dead[tp], r)
 			}
 		}
 	}
 	c.sendBatch(b)
-	for _, id := range sortedKeys(dead) {
-		b := newBatch()
-		if err := c.removeReplicaFromISR(id, dead[id], b); err != nil {
-			return err
-		}
-		c.sendBatch(b)
+	b = newBatch()
+	if err := c.removeReplicasFromISR(dead, b); err != nil {
+		return err
 	}
+	c.sendBatch(b)
 	return nil
 }

@@ -114,47 +114,78 @@ func (c *Controller) initializePartitions(tps []TopicPartition, b *requestBatch)
 	return n, nil
 }
 
-// electOfflinePartitions is Offline/Online -> OnlinePartition with the offline election strategy: read the
-// state znodes, elect, write conditionally; LeaderAndIsr to every live replica, UpdateMetadata to all.
+// electionStrategy names the leader election of a transition to OnlinePartition (reference 02 §6.3).
+type electionStrategy int8
+
+const (
+	offlineElection            electionStrategy = iota // live ISR member; unclean only if the topic config allows
+	uncleanElection                                    // ElectLeaders UNCLEAN: offline election with allowUnclean
+	preferredElection                                  // the preferred replica, if live and in the ISR
+	controlledShutdownElection                         // an ISR member that is not shutting down
+)
+
+func (s electionStrategy) String() string {
+	switch s {
+	case offlineElection:
+		return "offline"
+	case uncleanElection:
+		return "unclean"
+	case preferredElection:
+		return "preferred"
+	default:
+		return "controlled_shutdown"
+	}
+}
+
+// electOfflinePartitions is Offline/Online -> OnlinePartition with the offline election strategy. It returns
+// how many partitions got a leader.
 func (c *Controller) electOfflinePartitions(tps []TopicPartition, allowUnclean bool, b *requestBatch) (int, error) {
-	n := 0
+	s := offlineElection
+	if allowUnclean {
+		s = uncleanElection
+	}
+	elected, _, err := c.electPartitions(tps, s, b)
+	return len(elected), err
+}
+
+// electPartitions is the election part of the partition state machine (PartitionStateMachine
+// doElectLeaderForPartitions): read the state znodes, decide with the strategy, write conditionally (the
+// leader epoch + 1, this controller's epoch), re-read and retry on BADVERSION; LeaderAndIsr to the strategy's
+// recipients and UpdateMetadata to every broker. Partitions that cannot elect keep their state and are
+// returned in failed with the reason.
+func (c *Controller) electPartitions(tps []TopicPartition, s electionStrategy, b *requestBatch) (elected []TopicPartition, failed map[TopicPartition]string, err error) {
+	failed = make(map[TopicPartition]string)
 	unclean := make(map[string]bool) // per topic, read once per call
 	for remaining := tps; len(remaining) > 0; {
 		current, err := c.zk.GetPartitionStates(remaining)
 		if err != nil {
-			return n, fmt.Errorf("read partition states: %w", err)
+			return elected, failed, fmt.Errorf("read partition states: %w", err)
 		}
 		updates := make(map[TopicPartition]zkregistry.PartitionState)
+		recipients := make(map[TopicPartition][]int32)
 		uncleanUsed := make(map[TopicPartition]bool)
 		for _, tp := range remaining {
 			cur, ok := current[tp]
 			switch {
 			case !ok:
-				c.logFailedStateChange(tp, onlinePartition, "no state znode")
-				continue
+				failed[tp] = "no state znode"
 			case cur.ControllerEpoch > c.cc.epoch:
-				c.logFailedStateChange(tp, onlinePartition, "state znode written by a newer controller")
-				continue
-			}
-			allow := allowUnclean
-			if !allow && !hasLiveISRMember(cur.ISR, c.cc.isLive) {
-				if allow, err = c.uncleanEnabled(tp.Topic, unclean); err != nil {
-					c.logFailedStateChange(tp, onlinePartition, "cannot read topic config: "+err.Error())
-					continue
+				failed[tp] = "state znode written by a newer controller"
+			default:
+				next, to, wasUnclean, reason := c.decideLeader(tp, cur, s, unclean)
+				if reason != "" {
+					failed[tp] = reason
+					break
 				}
+				updates[tp], recipients[tp], uncleanUsed[tp] = next, to, wasUnclean
 			}
-			leader, isr, wasUnclean, ok := leaderForOffline(c.cc.assignment(tp), cur.ISR, c.cc.isLive, allow)
-			if !ok {
-				c.logFailedStateChange(tp, onlinePartition, "no live replica in the isr and unclean election disabled")
-				continue
+			if reason, ok := failed[tp]; ok {
+				c.logFailedStateChange(tp, onlinePartition, s.String()+" election: "+reason)
 			}
-			updates[tp] = zkregistry.PartitionState{Leader: leader, LeaderEpoch: cur.LeaderEpoch + 1, ISR: isr,
-				ControllerEpoch: c.cc.epoch, ZKVersion: cur.ZKVersion}
-			uncleanUsed[tp] = wasUnclean
 		}
 		retry, written, err := c.writePartitionStates(updates)
 		if err != nil {
-			return n, err
+			return elected, failed, err
 		}
 		for _, tp := range written {
 			st := c.cc.leadership[tp]
@@ -163,13 +194,54 @@ func (c *Controller) electOfflinePartitions(tps []TopicPartition, allowUnclean b
 			if uncleanUsed[tp] {
 				msg = "unclean leader elected"
 			}
-			c.logStateChange(tp, st, msg)
-			c.addLeaderAndIsr(b, liveReplicas(c.cc.assignment(tp), c.cc.isLive), tp, false)
-			n++
+			c.stateLog.WithFields(logrus.Fields{"topic": tp.Topic, "partition": tp.Partition, "leader": st.Leader,
+				"leader_epoch": st.LeaderEpoch, "isr": st.ISR, "controller_epoch": st.ControllerEpoch,
+				"strategy": s.String()}).Info(msg)
+			c.addLeaderAndIsr(b, recipients[tp], tp, false)
+			elected = append(elected, tp)
 		}
 		remaining = retry
 	}
-	return n, nil
+	return elected, failed, nil
+}
+
+// decideLeader applies strategy s to a partition's current state: the state to write, the LeaderAndIsr
+// recipients, whether the leader is an unclean choice, or why there is no leader.
+func (c *Controller) decideLeader(tp TopicPartition, cur zkregistry.PartitionState, s electionStrategy, unclean map[string]bool) (
+	next zkregistry.PartitionState, recipients []int32, wasUnclean bool, reason string) {
+	a := c.cc.assignment(tp)
+	var leader int32
+	var isr []int32
+	switch s {
+	case offlineElection, uncleanElection:
+		allow := s == uncleanElection
+		if !allow && !hasLiveISRMember(cur.ISR, c.cc.isLive) {
+			var err error
+			if allow, err = c.uncleanEnabled(tp.Topic, unclean); err != nil {
+				return next, nil, false, "cannot read topic config: " + err.Error()
+			}
+		}
+		var ok bool
+		if leader, isr, wasUnclean, ok = leaderForOffline(a, cur.ISR, c.cc.isLive, allow); !ok {
+			return next, nil, false, "no live replica in the isr and unclean election disabled"
+		}
+		recipients = liveReplicas(a, c.cc.isLive)
+	case preferredElection:
+		var ok bool
+		if leader, ok = preferredReplicaLeader(a, cur.ISR, c.cc.isLive); !ok {
+			return next, nil, false, "preferred replica not live or not in the isr"
+		}
+		isr, recipients = slices.Clone(cur.ISR), slices.Clone(a)
+	case controlledShutdownElection:
+		var ok bool
+		if leader, isr, ok = controlledShutdownLeader(a, cur.ISR, c.cc.isRegistered, c.cc.isShuttingDown); !ok {
+			return next, nil, false, "no isr member outside the shutting-down brokers"
+		}
+		recipients = liveReplicas(a, c.cc.isRegistered)
+	}
+	next = zkregistry.PartitionState{Leader: leader, LeaderEpoch: cur.LeaderEpoch + 1, ISR: isr,
+		ControllerEpoch: c.cc.epoch, ZKVersion: cur.ZKVersion}
+	return next, recipients, wasUnclean, ""
 }
 
 // writePartitionStates writes updates conditionally and caches the successes. It returns the partitions
@@ -219,12 +291,13 @@ func (c *Controller) uncleanEnabled(topic string, cache map[string]bool) (bool, 
 	return v, nil
 }
 
-// removeReplicaFromISR is the OfflineReplica transition for replica's partitions (Kafka's
-// removeReplicasFromIsr): the replica leaves each ISR in ZooKeeper (leader -1 if it led; an ISR of one stays),
-// with the leader epoch bumped; every other replica gets the resulting LeaderAndIsr (none for topics queued
-// for deletion), and all brokers UpdateMetadata.
-func (c *Controller) removeReplicaFromISR(replica int32, tps []TopicPartition, b *requestBatch) error {
-	for remaining := tps; len(remaining) > 0; {
+// removeReplicasFromISR is the OfflineReplica transition (Kafka's removeReplicasFromIsr) for the replicas
+// gone[tp] of each partition: they leave its ISR in ZooKeeper (leader -1 if the leader is among them; the ISR
+// is never emptied, see removeReplicasFromISR in election.go), with the leader epoch bumped; the partition's
+// other replicas get the resulting LeaderAndIsr (none for topics queued for deletion), and every broker
+// UpdateMetadata. Partitions without a state znode are skipped.
+func (c *Controller) removeReplicasFromISR(gone map[TopicPartition][]int32, b *requestBatch) error {
+	for remaining := sortedTPKeys(gone); len(remaining) > 0; {
 		current, err := c.zk.GetPartitionStates(remaining)
 		if err != nil {
 			return fmt.Errorf("read partition states: %w", err)
@@ -240,7 +313,7 @@ func (c *Controller) removeReplicaFromISR(replica int32, tps []TopicPartition, b
 				c.logFailedStateChange(tp, c.cc.states[tp], "state znode written by a newer controller")
 				continue
 			}
-			leader, isr, changed := removeReplicaFromISR(cur.Leader, cur.ISR, replica)
+			leader, isr, changed := removeReplicasFromISR(cur.Leader, cur.ISR, gone[tp])
 			if !changed {
 				c.cc.leadership[tp] = cur
 				unchanged = append(unchanged, tp)
@@ -260,13 +333,13 @@ func (c *Controller) removeReplicaFromISR(replica int32, tps []TopicPartition, b
 			}
 			c.stateLog.WithFields(logrus.Fields{"topic": tp.Topic, "partition": tp.Partition, "leader": st.Leader,
 				"leader_epoch": st.LeaderEpoch, "isr": st.ISR, "controller_epoch": st.ControllerEpoch,
-				"replica": replica}).Info("replica removed from isr")
+				"replicas": gone[tp]}).Info("replicas removed from isr")
 		}
 		for _, tp := range append(unchanged, written...) {
 			if c.cc.isDeleting(tp.Topic) {
 				continue
 			}
-			others := slices.DeleteFunc(slices.Clone(c.cc.assignment(tp)), func(r int32) bool { return r == replica })
+			others := slices.DeleteFunc(slices.Clone(c.cc.assignment(tp)), func(r int32) bool { return slices.Contains(gone[tp], r) })
 			c.addLeaderAndIsr(b, others, tp, false)
 		}
 		remaining = retry

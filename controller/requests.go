@@ -66,7 +66,7 @@ func (c *Controller) addLeaderAndIsr(b *requestBatch, brokers []int32, tp TopicP
 		}
 		m[tp] = lisrEntry{state: st, replicas: slices.Clone(c.cc.assignment(tp)), isNew: isNew || m[tp].isNew}
 	}
-	c.addUpdateMetadata(b, c.cc.liveIDs(), []TopicPartition{tp})
+	c.addUpdateMetadata(b, c.cc.registeredIDs(), []TopicPartition{tp})
 }
 
 // addUpdateMetadata queues UpdateMetadata for brokers carrying tps (every recipient of a batch gets the same
@@ -187,7 +187,7 @@ func (c *Controller) leaderAndIsrRequest(to zkregistry.BrokerInfo, entries map[T
 // liveBrokersForMetadata lists every live broker with all its endpoints, for UpdateMetadata.
 func (c *Controller) liveBrokersForMetadata() []kmsg.UpdateMetadataRequestLiveBroker {
 	out := make([]kmsg.UpdateMetadataRequestLiveBroker, 0, len(c.cc.brokers))
-	for _, id := range c.cc.liveIDs() {
+	for _, id := range c.cc.registeredIDs() {
 		info := c.cc.brokers[id]
 		lb := kmsg.UpdateMetadataRequestLiveBroker{ID: id, Endpoints: []kmsg.UpdateMetadataRequestLiveBrokerEndpoint{}}
 		if info.Rack != "" {

@@ -26,9 +26,12 @@ package broker
 // cache). An incremental request (epoch > 0) names a session we do not have: FETCH_SESSION_ID_NOT_FOUND,
 // with no partitions, as Kafka answers for an unknown session.
 //
-// Deviations: PreferredReadReplica (v11+) is always -1 (no replica.selector.class). LastFetchedEpoch (v12)
-// is ignored and DivergingEpoch never sent until the leader-epoch cache exists (issue 4). Partitions are
-// answered in request order (Kafka puts partitions it rejected before reading at the end).
+// LastFetchedEpoch (v12): when the leader's end offset for that epoch is below the fetch offset, or its epoch
+// below the requested one, the partition answers no records and DivergingEpoch (the follower truncates and
+// fetches again); an epoch the leader cannot place is OFFSET_OUT_OF_RANGE (Partition.readRecords).
+//
+// Deviations: PreferredReadReplica (v11+) is always -1 (no replica.selector.class). Partitions are answered
+// in request order (Kafka puts partitions it rejected before reading at the end).
 
 import (
 	"context"
@@ -115,6 +118,9 @@ func handleFetch(b *Broker, ctx context.Context, r *Request) (Response, error) {
 			op.highWatermark, op.lastStableOffset, op.logStartOffset = res.HighWatermark, res.LastStableOffset, res.LogStartOffset
 			op.abortedEmpty = readCommitted && res.Err == nil
 			op.ranges = res.Ranges
+			if d := res.DivergingEpoch; d != nil && req.Version >= 12 {
+				op.diverging = &divergingEpoch{epoch: d.LeaderEpoch, endOffset: d.EndOffset}
+			}
 		}
 	}
 	return Response{Chunks: out.chunks()}, nil

@@ -97,3 +97,24 @@ func TestListOffsets_OffsetNotAvailableIsLeaderNotAvailableBeforeV5(t *testing.T
 		t.Fatalf("replica: %+v", got)
 	}
 }
+
+// Kafka's DebuggingConsumerId (-2) may ask any replica: a follower answers "latest" with its own log end offset
+// (fetchOnlyFromLeader=false, isolation log end), which `samsa topics --describe` prints per replica; a consumer
+// (-1) asking the same follower gets NOT_LEADER_OR_FOLLOWER.
+func TestListOffsets_DebuggingReplicaIDIsAnsweredByAFollowerWithItsLogEnd(t *testing.T) {
+	x := storage.TopicPartition{Topic: "t", Partition: 0}
+	db := newDataBroker(t, nil)
+	db.become(2, 0, []int32{2, 1}, x) // follower of broker 2
+	p, _ := db.replicas.Partition(x)
+	if _, err := p.Log().AppendAsFollower(buildTestBatch(t, 3, record.DefaultBuildOptions(), nil)); err != nil {
+		t.Fatal(err)
+	}
+	for v := int16(1); v <= 6; v++ {
+		if got := listOffsetsAnswer(t, db, listOffsetsRequest(v, -2, "t", map[int32]int64{0: -1}))[0]; got.ErrorCode != 0 || got.Offset != 3 {
+			t.Fatalf("v%d debugging replica id: %+v", v, got)
+		}
+		if got := listOffsetsAnswer(t, db, listOffsetsRequest(v, -1, "t", map[int32]int64{0: -1}))[0]; got.ErrorCode != kerr.NotLeaderForPartition.Code || got.Offset != -1 {
+			t.Fatalf("v%d consumer: %+v", v, got)
+		}
+	}
+}

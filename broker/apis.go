@@ -30,11 +30,15 @@ var apiTable = []apiEntry{
 	{kmsg.LeaderAndISR, 0, 5, handleLeaderAndIsr},
 	{kmsg.StopReplica, 0, 3, handleStopReplica},
 	{kmsg.UpdateMetadata, 0, 7, handleUpdateMetadata},
+	{kmsg.ControlledShutdown, 0, 3, handleControlledShutdown},
 	{kmsg.ApiVersions, 0, 3, handleAPIVersions},
 	{kmsg.CreateTopics, 0, 7, handleCreateTopics},
 	{kmsg.DeleteTopics, 0, 6, handleDeleteTopics},
 	{kmsg.DescribeConfigs, 0, 4, handleDescribeConfigs},
 	{kmsg.CreatePartitions, 0, 3, handleCreatePartitions},
+	{kmsg.ElectLeaders, 0, 2, handleElectLeaders},
+	{kmsg.AlterPartition, 0, 0, handleAlterISR}, // AlterIsr: Kafka 2.8 serves v0 only
+	{kmsg.OffsetForLeaderEpoch, 0, 4, handleOffsetForLeaderEpoch},
 }
 
 // apis is the table compiled for lookup.

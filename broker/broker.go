@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/sirupsen/logrus"
@@ -37,6 +38,7 @@ type Broker struct {
 	logs     *storage.Manager
 	meta     *metadata.Cache
 	replicas *replica.Manager
+	alterISR *alterISRClient // AlterIsr channel to the controller, used by replicas
 	ctrl     *controller.Controller
 	topics   topicConfigs
 
@@ -45,6 +47,7 @@ type Broker struct {
 	wg        sync.WaitGroup
 	cancel    context.CancelFunc
 	stopOnce  sync.Once
+	started   atomic.Bool // Start completed: a controlled shutdown is worth asking for
 }
 
 // New checks the configuration and builds a broker; Start brings it up.
@@ -76,7 +79,10 @@ func (b *Broker) Addrs() []net.Addr {
 // /brokers/ids (which makes the broker visible to the controller), meta.properties, the controller, and
 // finally request processing.
 func (b *Broker) Start(ctx context.Context) (err error) {
-	ctx, b.cancel = context.WithCancel(ctx)
+	// The broker's own context is detached from ctx: when ctx ends (SIGTERM in cmd) Shutdown runs, and it
+	// must find the broker still serving, so that the controlled shutdown can move leadership first.
+	parent := ctx
+	ctx, b.cancel = context.WithCancel(context.WithoutCancel(parent))
 	defer func() {
 		if err != nil {
 			b.Shutdown()
@@ -96,6 +102,8 @@ func (b *Broker) Start(ctx context.Context) (err error) {
 		FlushOffsetCheckpointIntervalMs: lm.FlushOffsetCheckpointIntervalMs, FlushStartOffsetCheckpointIntervalMs: lm.FlushStartOffsetCheckpointIntervalMs,
 		FileDeleteDelayMs: lm.FileDeleteDelayMs,
 		TopicConfig:       b.storedTopicConfig,
+		Cleaner:           b.cleanerConfig(),
+		TopicCompaction:   b.topicCompaction,
 	}, b.log.WithField("component", "log_manager"))
 	if err != nil {
 		return fmt.Errorf("load logs: %w", err)
@@ -118,7 +126,7 @@ func (b *Broker) Start(ctx context.Context) (err error) {
 		return err
 	}
 	b.ctrl = controller.New(b.controllerConfig(), b.zk, b.log.WithField("component", "controller"))
-	b.ctrl.Start(ctx)
+	b.ctrl.Start(context.WithoutCancel(ctx)) // stopped by Shutdown, after the replica manager
 	for _, l := range b.listeners {
 		b.wg.Add(1)
 		go b.serve(ctx, l, &b.wg)
@@ -126,6 +134,8 @@ func (b *Broker) Start(ctx context.Context) (err error) {
 	b.wg.Add(1)
 	go b.watchSession(ctx)
 	b.log.WithFields(logrus.Fields{"cluster_id": b.clusterID, "broker_epoch": b.epoch, "listeners": b.addrStrings()}).Info("started")
+	b.started.Store(true)
+	context.AfterFunc(parent, b.Shutdown)
 	return nil
 }
 
@@ -297,17 +307,17 @@ func (b *Broker) watchSession(ctx context.Context) {
 	}
 }
 
-// Shutdown is the SIGTERM path: stop accepting, close connections after their in-flight request, stop the
-// controller and replica manager (HW checkpoint), close the logs (flush, checkpoints, clean-shutdown marker)
-// and close the ZooKeeper session, which removes /brokers/ids/<id>.
+// Shutdown is the SIGTERM path: a controlled shutdown first (the controller moves leadership away while we
+// still serve requests: LeaderAndIsr, StopReplica, follower fetches), then stop accepting, close
+// connections after their in-flight request, stop the controller and replica manager (HW checkpoint), close
+// the logs (flush, checkpoints, clean-shutdown marker) and close the ZooKeeper session, which removes
+// /brokers/ids/<id>.
 func (b *Broker) Shutdown() {
 	b.stopOnce.Do(func() {
 		b.log.Info("shutting down")
+		b.controlledShutdown()
 		for _, l := range b.listeners {
 			_ = l.ln.Close()
-		}
-		if b.ctrl != nil {
-			b.ctrl.Stop()
 		}
 		if b.cancel != nil {
 			b.cancel()
@@ -316,6 +326,15 @@ func (b *Broker) Shutdown() {
 		b.wg.Wait()
 		if b.replicas != nil {
 			b.replicas.Stop()
+		}
+		if b.alterISR != nil {
+			b.alterISR.close()
+		}
+		// The controller resigns once this broker no longer fetches (Kafka stops it after the replica and log
+		// managers): a successor elected earlier would take this broker's followers back into ISRs as they
+		// catch up, not knowing it is shutting down.
+		if b.ctrl != nil {
+			b.ctrl.Stop()
 		}
 		if b.logs != nil {
 			if err := b.logs.Close(); err != nil {

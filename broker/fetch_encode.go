@@ -32,6 +32,15 @@ type fetchResponsePartition struct {
 	// transactions yet) instead of null (read_uncommitted), as Kafka does.
 	abortedEmpty bool
 	ranges       []storage.FileRange // the records; none: an empty (not null) record set
+	// diverging is the DivergingEpoch (v12, tagged field 0) for a follower whose last fetched epoch
+	// diverged; nil: the tag is left out.
+	diverging *divergingEpoch
+}
+
+// divergingEpoch is Fetch v12's EpochEndOffset.
+type divergingEpoch struct {
+	epoch     int32
+	endOffset int64
 }
 
 // Fixed per-partition size: partition, error, HW, LSO, log start, aborted (4), preferred replica, records
@@ -102,7 +111,14 @@ func (f *fetchResponse) chunks() []Chunk {
 					}
 				}
 			}
-			if flex {
+			switch {
+			case flex && p.diverging != nil:
+				// One tagged field, DivergingEpoch (tag 0): epoch, end offset, its own empty tag section.
+				buf = append(buf, 1, 0, 4+8+1)
+				buf = binary.BigEndian.AppendUint32(buf, uint32(p.diverging.epoch))
+				buf = binary.BigEndian.AppendUint64(buf, uint64(p.diverging.endOffset))
+				buf = append(buf, 0)
+			case flex:
 				buf = append(buf, 0) // partition tagged fields: no DivergingEpoch, CurrentLeader, SnapshotId
 			}
 		}

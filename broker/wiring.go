@@ -5,6 +5,8 @@ package broker
 // ZooKeeper when it creates the log).
 
 import (
+	"net"
+	"strconv"
 	"sync"
 	"time"
 
@@ -31,7 +33,39 @@ func (b *Broker) replicaConfig() replica.Config {
 			return ok
 		},
 		LeaderAlive: func(id int32) bool { _, ok := b.meta.Snapshot().Broker(id); return ok },
+
+		NumReplicaFetchers:           int(b.cfg.NumReplicaFetchers),
+		ReplicaFetchMaxBytes:         b.cfg.ReplicaFetchMaxBytes,
+		ReplicaFetchResponseMaxBytes: b.cfg.ReplicaFetchResponseMaxBytes,
+		ReplicaFetchWaitMaxMs:        b.cfg.ReplicaFetchWaitMaxMs,
+		ReplicaFetchMinBytes:         b.cfg.ReplicaFetchMinBytes,
+		ReplicaFetchBackoffMs:        b.cfg.ReplicaFetchBackoffMs,
+		ReplicaSocketTimeoutMs:       b.cfg.ReplicaSocketTimeoutMs,
+		BrokerEndpoint:               b.interBrokerEndpoint,
+		AlterISR:                     b.alterISRSender().send,
 	}
+}
+
+// interBrokerEndpoint is a live broker's endpoint on the inter-broker listener, from the metadata cache.
+func (b *Broker) interBrokerEndpoint(id int32) (string, bool) {
+	br, ok := b.meta.Snapshot().Broker(id)
+	if !ok {
+		return "", false
+	}
+	ep, ok := br.Endpoint(b.cfg.InterBrokerListener())
+	if !ok {
+		return "", false
+	}
+	return net.JoinHostPort(ep.Host, strconv.Itoa(int(ep.Port))), true
+}
+
+// alterISRSender creates the AlterIsr channel to the controller on first use (the metadata cache must exist).
+func (b *Broker) alterISRSender() *alterISRClient {
+	if b.alterISR == nil {
+		b.alterISR = newAlterISRClient(b.id, b.cfg.InterBrokerListener(), b.meta.Snapshot,
+			time.Duration(b.cfg.ControllerSocketTimeoutMs)*time.Millisecond)
+	}
+	return b.alterISR
 }
 
 func (b *Broker) controllerConfig() controller.Config {
@@ -42,6 +76,10 @@ func (b *Broker) controllerConfig() controller.Config {
 		UncleanLeaderElection: b.cfg.UncleanLeaderElectionEnable,
 		DisableTopicDeletion:  !b.cfg.DeleteTopicEnable,
 		RequestTimeout:        timeout,
+
+		AutoLeaderRebalance:                b.cfg.AutoLeaderRebalanceEnable,
+		LeaderImbalanceCheckInterval:       time.Duration(b.cfg.LeaderImbalanceCheckIntervalSeconds) * time.Second,
+		LeaderImbalancePerBrokerPercentage: int(b.cfg.LeaderImbalancePerBrokerPercentage),
 	}
 }
 
@@ -105,4 +143,31 @@ func (b *Broker) storedTopicConfig(topic string) storage.Config {
 		tc = b.cfg.TopicDefaults()
 	}
 	return storage.Config(tc.Log())
+}
+
+// cleanerConfig is the log cleaner's log.cleaner.* settings.
+func (b *Broker) cleanerConfig() *storage.CleanerConfig {
+	return &storage.CleanerConfig{
+		Enable:                 b.cfg.LogCleanerEnable,
+		Threads:                int(b.cfg.LogCleanerThreads),
+		DedupeBufferSize:       b.cfg.LogCleanerDedupeBufferSize,
+		DedupeBufferLoadFactor: b.cfg.LogCleanerIOBufferLoadFactor,
+		IOBufferSize:           int(b.cfg.LogCleanerIOBufferSize),
+		BackoffMs:              b.cfg.LogCleanerBackoffMs,
+	}
+}
+
+// topicCompaction gives the cleaner a compacted topic's delete.retention.ms, min.cleanable.dirty.ratio and
+// compaction lags: the cached topic config, or the broker defaults.
+func (b *Broker) topicCompaction(topic string) storage.CompactionConfig {
+	tc, ok := b.topics.get(topic)
+	if !ok {
+		tc = b.cfg.TopicDefaults()
+	}
+	return storage.CompactionConfig{
+		DeleteRetentionMs:      tc.DeleteRetentionMs,
+		MinCleanableDirtyRatio: tc.MinCleanableDirtyRatio,
+		MinCompactionLagMs:     tc.MinCompactionLagMs,
+		MaxCompactionLagMs:     tc.MaxCompactionLagMs,
+	}
 }

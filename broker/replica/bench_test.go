@@ -66,3 +66,24 @@ func BenchmarkFetchMessages(b *testing.B) {
 		res[0].Release()
 	}
 }
+
+// BenchmarkReplication_AcksAllRF2 is one acks=-1 produce of a 16 KiB batch to a leader with one follower
+// replicating through a real fetcher (in-process transport, real logs): the append, the follower's long-poll
+// fetch waking, its append, the next fetch advancing the HW, and the produce purgatory completing.
+func BenchmarkReplication_AcksAllRF2(b *testing.B) {
+	c := newTestCluster(b, Config{ReplicaFetchWaitMaxMs: 500}, 1, 2)
+	x := tp("bench", 0)
+	c.lair(x, 1, 1, []int32{1, 2}, []int32{1, 2}, 1, 2)
+	buf := batch(b, 16, 1000)
+	req := map[storage.TopicPartition][]byte{x: buf}
+	m := c.brokers[1].m
+	ctx := context.Background()
+	b.SetBytes(int64(len(buf)))
+	b.ReportAllocs()
+	for b.Loop() {
+		record.Batch(buf).SetBaseOffset(0)
+		if res := m.AppendRecords(ctx, 10*time.Second, -1, req)[x]; res.Err != nil {
+			b.Fatal(res.Err)
+		}
+	}
+}

@@ -45,7 +45,7 @@ type FetchPartition struct {
 	LogStartOffset     int64 // the follower's log start offset (v5+), -1 from consumers
 	MaxBytes           int32 // partition_max_bytes
 	CurrentLeaderEpoch int32 // v9+, -1: not checked
-	LastFetchedEpoch   int32 // v12 followers; not used until the leader-epoch cache exists (issue 4)
+	LastFetchedEpoch   int32 // v12 followers: epoch of their last fetched batch, checked for divergence; -1: none
 }
 
 // FetchParams is a fetch after the handler's checks (Kafka's FetchParams).
@@ -71,6 +71,10 @@ type FetchResult struct {
 	LastStableOffset int64 // -1 on error; the HW while there are no transactions
 	LogStartOffset   int64 // -1 on error
 	Ranges           []storage.FileRange
+	// DivergingEpoch (v12, KIP-595's truncate-on-fetch): the follower's LastFetchedEpoch ended before its fetch
+	// offset here, or is unknown; it must truncate to this end before fetching again. nil: none. No records
+	// come with it.
+	DivergingEpoch *EpochEndOffset
 
 	leaderLEO   int64 // LEO when the read started, for the follower's caught-up time
 	fetchTimeMs int64
@@ -116,7 +120,7 @@ func (m *Manager) FetchMessages(ctx context.Context, p FetchParams) []FetchResul
 	failed := false
 	for i := range results {
 		total += results[i].Size()
-		failed = failed || results[i].Err != nil
+		failed = failed || results[i].Err != nil || results[i].DivergingEpoch != nil
 	}
 	if p.MaxWait <= 0 || len(p.Partitions) == 0 || total >= int64(p.MinBytes) || failed {
 		return results
@@ -174,6 +178,16 @@ func (p *Partition) readRecords(fp FetchPartition, iso Isolation, onlyLeader boo
 	// Offsets as they were before the read, as Kafka reports them: appends racing with the read must not
 	// make a follower look caught up.
 	hw, logStart, leo := l.HighWatermark(), l.LogStartOffset(), l.LogEndOffset()
+	if fp.LastFetchedEpoch >= 0 {
+		div, err := divergingEpoch(l, fp, logStart)
+		if err != nil {
+			return failedFetch(err)
+		}
+		if div != nil {
+			return FetchResult{HighWatermark: hw, LastStableOffset: hw, LogStartOffset: logStart, DivergingEpoch: div,
+				leaderLEO: leo, fetchTimeMs: nowMs}
+		}
+	}
 	bound := hw
 	if iso == IsolationLogEnd {
 		bound = leo
@@ -196,6 +210,24 @@ func (p *Partition) readRecords(fp FetchPartition, iso Isolation, onlyLeader boo
 }
 
 const maxInt = int(^uint(0) >> 1)
+
+// divergingEpoch is Partition.readRecords' check of a v12 fetch's LastFetchedEpoch (reference 03 §4 step 2):
+// the leader's end offset for that epoch (KIP-279) must not be below the fetch offset, nor its epoch below
+// the requested one; otherwise the follower diverged and gets that (epoch, end offset) instead of records.
+// An epoch the cache cannot place, or a fetch offset below the log start, is OFFSET_OUT_OF_RANGE.
+func divergingEpoch(l *storage.Log, fp FetchPartition, logStart int64) (*EpochEndOffset, error) {
+	e, o := l.EndOffsetForEpoch(fp.LastFetchedEpoch)
+	if o == storage.UndefinedEpochOffset || e == storage.UndefinedEpoch {
+		return nil, fmt.Errorf("%w: %s: cannot place the last fetched epoch %d", kerr.OffsetOutOfRange, fp.TopicPartition, fp.LastFetchedEpoch)
+	}
+	if fp.FetchOffset < logStart {
+		return nil, fmt.Errorf("%w: %s: fetch offset %d is below the log start offset %d", kerr.OffsetOutOfRange, fp.TopicPartition, fp.FetchOffset, logStart)
+	}
+	if e < fp.LastFetchedEpoch || o < fp.FetchOffset {
+		return &EpochEndOffset{LeaderEpoch: e, EndOffset: o}, nil
+	}
+	return nil, nil
+}
 
 // updateFollowerFetchState is ReplicaManager.updateFollowerFetchState: for each partition read without
 // error, the follower's fetch offset becomes its LEO on the leader. A fetcher that is not an assigned replica
@@ -264,6 +296,11 @@ func (p *Partition) bytesAvailable(fp FetchPartition, iso Isolation, onlyLeader 
 	leo := l.LogEndOffset()
 	if fp.FetchOffset > leo || fp.FetchOffset < l.LogStartOffset() {
 		return 0, true // truncated or deleted under the fetch: the re-read answers OFFSET_OUT_OF_RANGE
+	}
+	if fp.LastFetchedEpoch >= 0 {
+		if div, err := divergingEpoch(l, fp, l.LogStartOffset()); div != nil || err != nil {
+			return 0, true // a diverging epoch appeared (condition H)
+		}
 	}
 	end := l.HighWatermark()
 	if iso == IsolationLogEnd {

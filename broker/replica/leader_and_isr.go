@@ -2,7 +2,9 @@ package replica
 
 import (
 	"errors"
+	"net"
 	"slices"
+	"strconv"
 
 	"github.com/sirupsen/logrus"
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -63,6 +65,9 @@ func (m *Manager) BecomeLeaderOrFollower(req *kmsg.LeaderAndISRRequest, topicCon
 		return leaderAndISRResponse(req, parts, kerr.StaleControllerEpoch.Code)
 	}
 	m.controllerEpoch.Store(req.ControllerEpoch)
+	if req.BrokerEpoch > m.brokerEpoch.Load() {
+		m.brokerEpoch.Store(req.BrokerEpoch) // what the controller checks our AlterIsr requests against
+	}
 
 	var accepted []int // indexes into parts
 	for i := range parts {
@@ -86,10 +91,25 @@ func (m *Manager) BecomeLeaderOrFollower(req *kmsg.LeaderAndISRRequest, topicCon
 		}
 	}
 
+	// Partitions becoming leader stop fetching before their state changes (ReplicaManager.makeLeaders).
+	var leading []storage.TopicPartition
+	for _, i := range accepted {
+		if parts[i].st.Leader == m.brokerID {
+			leading = append(leading, storage.TopicPartition{Topic: parts[i].topic, Partition: parts[i].st.Partition})
+		}
+	}
+	m.fetchers.removeFetcherForPartitions(leading)
+	liveLeaders := map[int32]string{}
+	for _, ll := range req.LiveLeaders {
+		liveLeaders[ll.BrokerID] = net.JoinHostPort(ll.Host, strconv.Itoa(int(ll.Port)))
+	}
+
 	checkpoint := m.lazyHighWatermarks()
 	now := m.now()
 	var touched []storage.TopicPartition
 	var hwMoved []bool
+	follow := map[storage.TopicPartition]initialFetch{}
+	var newFollowers []storage.TopicPartition
 	created := map[storage.TopicPartition]*Partition{}
 	for _, i := range accepted {
 		lp := &parts[i]
@@ -106,6 +126,10 @@ func (m *Manager) BecomeLeaderOrFollower(req *kmsg.LeaderAndISRRequest, topicCon
 			ISR: lp.st.ISR, ZKVersion: lp.st.ZKVersion, Replicas: lp.st.Replicas,
 			Adding: lp.st.AddingReplicas, Removing: lp.st.RemovingReplicas,
 		}
+		if m.alterISR != nil {
+			m.alterISR.clearPending(tp) // the controller's state replaces any ISR change in flight
+		}
+		addr, alive := m.leaderEndpoint(st.Leader, liveLeaders)
 		var err error
 		switch {
 		case st.Leader == m.brokerID:
@@ -114,7 +138,7 @@ func (m *Manager) BecomeLeaderOrFollower(req *kmsg.LeaderAndISRRequest, topicCon
 			if err == nil {
 				touched, hwMoved = append(touched, tp), append(hwMoved, moved)
 			}
-		case m.cfg.LeaderAlive != nil && !m.cfg.LeaderAlive(st.Leader):
+		case !alive:
 			lg.WithFields(logrus.Fields{"topic": tp.Topic, "partition": tp.Partition, "leader": st.Leader}).
 				Error("cannot become follower: the leader is not alive; only creating the log")
 			err = p.createLogOnly(create, hw)
@@ -124,6 +148,13 @@ func (m *Manager) BecomeLeaderOrFollower(req *kmsg.LeaderAndISRRequest, topicCon
 			if err == nil && changed {
 				// Waiting produces and fetches on a former leader answer NOT_LEADER_OR_FOLLOWER now.
 				touched, hwMoved = append(touched, tp), append(hwMoved, true)
+				newFollowers = append(newFollowers, tp)
+				if addr == "" {
+					lg.WithFields(logrus.Fields{"topic": tp.Topic, "partition": tp.Partition, "leader": st.Leader}).
+						Error("no inter-broker endpoint known for the leader: not fetching")
+					break
+				}
+				follow[tp] = initialFetch{leader: st.Leader, addr: addr, leaderEpoch: st.LeaderEpoch, offset: p.Log().HighWatermark()}
 			}
 		}
 		if err != nil {
@@ -149,7 +180,24 @@ func (m *Manager) BecomeLeaderOrFollower(req *kmsg.LeaderAndISRRequest, topicCon
 	for i, tp := range touched {
 		m.tryCompleteDelayed(tp, hwMoved[i])
 	}
+	// New followers: stop any fetching from the previous leader first, then fetch from the new one, starting
+	// with truncation (ReplicaManager.makeFollowers). A broker shutting down adds none.
+	m.fetchers.removeFetcherForPartitions(newFollowers)
+	m.fetchers.addFetcherForPartitions(follow)
+	m.fetchers.shutdownIdleFetchers()
 	return leaderAndISRResponse(req, parts, 0)
+}
+
+// leaderEndpoint resolves a leader's inter-broker endpoint: from the request's LiveLeaders, else from the
+// metadata cache. alive follows Kafka's makeFollowers check (the metadata cache's live brokers), widened
+// to leaders the controller listed as live in this very request.
+func (m *Manager) leaderEndpoint(leader int32, liveLeaders map[int32]string) (addr string, alive bool) {
+	addr, listed := liveLeaders[leader]
+	if !listed && m.cfg.BrokerEndpoint != nil {
+		addr, _ = m.cfg.BrokerEndpoint(leader)
+	}
+	alive = listed || m.cfg.LeaderAlive == nil || m.cfg.LeaderAlive(leader)
+	return addr, alive
 }
 
 // lazyHighWatermarks reads the HW checkpoints at most once per request, and only if a log is created
@@ -264,6 +312,13 @@ func (m *Manager) StopReplicas(req *kmsg.StopReplicaRequest) *kmsg.StopReplicaRe
 			"current_leader_epoch": cur}).Info("ignoring StopReplica: leader epoch not newer")
 		sp.err = kerr.FencedLeaderEpoch.Code
 	}
+	// Fetchers stop first: they look partitions up in the manager (ReplicaManager.stopPartitions).
+	stopTPs := make([]storage.TopicPartition, 0, len(stop))
+	for _, sp := range stop {
+		stopTPs = append(stopTPs, sp.tp)
+	}
+	m.fetchers.removeFetcherForPartitions(stopTPs)
+	defer m.fetchers.shutdownIdleFetchers()
 	var deleted []*Partition
 	m.setPartitionsLocked(func(next map[storage.TopicPartition]*Partition) {
 		for _, sp := range stop {

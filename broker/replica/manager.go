@@ -36,6 +36,10 @@ type Manager struct {
 	// replication-offset-checkpoint, so a broker stopped before learning its partitions keeps the old file.
 	hwCheckpointing atomic.Bool
 
+	fetchers    *fetcherManager  // replica fetchers of the partitions this broker follows
+	alterISR    *alterISRManager // nil without Config.AlterISR: no ISR changes are proposed
+	brokerEpoch atomic.Int64     // the broker epoch the controller last named in a LeaderAndIsr
+
 	lifeMu  sync.Mutex
 	cancel  context.CancelFunc // guarded by lifeMu
 	stopped bool               // guarded by lifeMu
@@ -64,14 +68,33 @@ func NewManager(brokerID int32, logs *storage.Manager, cfg Config, lg *logrus.En
 	if err != nil {
 		panic(fmt.Sprintf("replica: fetch purgatory: %v", err))
 	}
+	m.brokerEpoch.Store(-1)
+	m.fetchers = newFetcherManager(m)
+	if cfg.AlterISR != nil {
+		epoch := cfg.BrokerEpoch
+		if epoch == nil {
+			epoch = m.brokerEpoch.Load
+		}
+		m.alterISR = newAlterISRManager(brokerID, epoch, cfg.AlterISR, lg)
+	}
 	return m
+}
+
+// dialLeader connects a replica fetcher to addr.
+func (m *Manager) dialLeader(ctx context.Context, addr, clientID string, timeout time.Duration) (LeaderConn, error) {
+	if m.cfg.DialLeader != nil {
+		return m.cfg.DialLeader(ctx, addr)
+	}
+	return defaultDialLeader(ctx, addr, clientID, timeout)
 }
 
 type discard struct{}
 
 func (discard) Write(p []byte) (int, error) { return len(p), nil }
 
-// Start runs the purgatories' timers and the HW checkpoint task until ctx ends or Stop.
+// Start runs the purgatories' timers, the HW checkpoint task, the isr-expiration task and the AlterIsr sender
+// until ctx ends or Stop. Replica fetchers run from the first LeaderAndIsr that makes this broker a follower
+// until Stop.
 func (m *Manager) Start(ctx context.Context) {
 	m.lifeMu.Lock()
 	defer m.lifeMu.Unlock()
@@ -81,13 +104,21 @@ func (m *Manager) Start(ctx context.Context) {
 	ctx, m.cancel = context.WithCancel(ctx)
 	m.produce.Start(ctx)
 	m.fetch.Start(ctx)
-	m.wg.Add(1)
+	m.wg.Add(2)
 	go m.checkpointLoop(ctx)
+	go m.isrExpirationLoop(ctx)
+	if m.alterISR != nil {
+		m.wg.Add(1)
+		go func() {
+			defer m.wg.Done()
+			m.alterISR.run(ctx)
+		}()
+	}
 }
 
-// Stop answers every waiting produce and fetch from the current state (purgatory shutdown), stops the
-// checkpoint task and writes a last HW checkpoint (ReplicaManager.shutdown). Call it before closing the
-// storage.Manager. Idempotent.
+// Stop stops the replica fetchers, answers every waiting produce and fetch from the current state
+// (purgatory shutdown), stops the periodic tasks and writes a last HW checkpoint (ReplicaManager.shutdown).
+// Call it before closing the storage.Manager. Idempotent.
 func (m *Manager) Stop() {
 	m.lifeMu.Lock()
 	if m.stopped {
@@ -99,6 +130,7 @@ func (m *Manager) Stop() {
 		m.cancel()
 	}
 	m.lifeMu.Unlock()
+	m.fetchers.shutdown()
 	m.wg.Wait()
 	m.fetch.Shutdown()
 	m.produce.Shutdown()

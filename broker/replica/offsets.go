@@ -33,8 +33,9 @@ type OffsetLookup struct {
 // Client requests (replica id -1) pass IsolationHighWatermark or IsolationCommitted; followers and the
 // debugging replica id -2 pass IsolationLogEnd and see up to the LEO, without the lagging-HW check.
 // currentLeaderEpoch (-1: unchecked) is checked as for Fetch; onlyLeader is false for the debugging replica
-// id -2. LeaderEpoch is the current epoch for latest and -1 otherwise until the leader-epoch cache (issue 4)
-// can say which epoch wrote an offset.
+// id -2. LeaderEpoch is the current epoch for latest, and for earliest and timestamp lookups the epoch that
+// wrote the offset according to the leader-epoch cache (-1 when it does not know), as KIP-320 consumers
+// expect.
 func (m *Manager) FetchOffsetForTimestamp(tp storage.TopicPartition, ts int64, iso Isolation, currentLeaderEpoch int32, onlyLeader bool) (OffsetLookup, error) {
 	part, err := m.partitionOrError(tp)
 	if err != nil {
@@ -69,14 +70,15 @@ func (p *Partition) fetchOffsetForTimestamp(ts int64, iso Isolation, currentLead
 		}
 		return OffsetLookup{Found: true, Offset: lastFetchable, Timestamp: -1, LeaderEpoch: p.leaderEpoch}, nil
 	case EarliestTimestamp:
-		return OffsetLookup{Found: true, Offset: l.LogStartOffset(), Timestamp: -1, LeaderEpoch: -1}, nil
+		ls := l.LogStartOffset()
+		return OffsetLookup{Found: true, Offset: ls, Timestamp: -1, LeaderEpoch: l.EpochForOffset(ls)}, nil
 	}
 	off, recTs, found, err := l.OffsetForTimestamp(ts)
 	if err != nil {
 		return OffsetLookup{}, err
 	}
 	if found && off < lastFetchable {
-		return OffsetLookup{Found: true, Offset: off, Timestamp: recTs, LeaderEpoch: -1}, nil
+		return OffsetLookup{Found: true, Offset: off, Timestamp: recTs, LeaderEpoch: l.EpochForOffset(off)}, nil
 	}
 	if lagging != nil {
 		return OffsetLookup{}, lagging

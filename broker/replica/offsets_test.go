@@ -17,9 +17,9 @@ func TestListOffsets_EarliestLatestAndTimestamp(t *testing.T) {
 		ts   int64
 		want OffsetLookup
 	}{
-		{"earliest", EarliestTimestamp, OffsetLookup{Found: true, Offset: 0, Timestamp: -1, LeaderEpoch: -1}},
+		{"earliest: the epoch that wrote the log start", EarliestTimestamp, OffsetLookup{Found: true, Offset: 0, Timestamp: -1, LeaderEpoch: 7}},
 		{"latest", LatestTimestamp, OffsetLookup{Found: true, Offset: 6, Timestamp: -1, LeaderEpoch: 7}},
-		{"first record at or after ts", 1_700_000_000_001, OffsetLookup{Found: true, Offset: 1, Timestamp: 1_700_000_000_001, LeaderEpoch: -1}},
+		{"first record at or after ts, with the epoch that wrote it", 1_700_000_000_001, OffsetLookup{Found: true, Offset: 1, Timestamp: 1_700_000_000_001, LeaderEpoch: 7}},
 		{"beyond every record", 1_800_000_000_000, OffsetLookup{Offset: -1, Timestamp: -1, LeaderEpoch: -1}},
 	} {
 		t.Run(c.name, func(t *testing.T) {

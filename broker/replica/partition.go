@@ -21,8 +21,8 @@ const noLeader = -1
 // States and their answers:
 //   - new (no LeaderAndIsr applied yet): leader -1, leader epoch -1, no log;
 //   - leader (leaderID == this broker): appends, consumer and follower reads, HW advancement;
-//   - follower: NOT_LEADER_OR_FOLLOWER to produce and leader-only fetches; the log is kept (issue 4 adds the
-//     fetcher that fills it);
+//   - follower: NOT_LEADER_OR_FOLLOWER to produce and leader-only fetches; a replica fetcher truncates and fills
+//     the log (fetcher.go);
 //   - deleted (StopReplica delete=true): state cleared, no log, removed from the manager.
 //
 // Exits: makeLeader and makeFollower (a newer leader epoch from the controller), delete.
@@ -52,11 +52,27 @@ type Partition struct {
 	hwMu sync.Mutex
 }
 
-// isrState is Kafka's IsrState. Only the committed form exists until issue 4 proposes ISR changes
-// (PendingExpand/PendingShrink), when maximal may be larger than isr while a change is in flight.
+// isrState is Kafka's IsrState (reference 03 §5.4):
+//   - Committed (pending == nil): maximal == isr;
+//   - PendingExpand: an AlterIsr adding a replica is in flight; maximal = isr + that replica, so the HW and
+//     acks=-1 already wait for it (safe: a larger set);
+//   - PendingShrink: an AlterIsr removing replicas is in flight; maximal = isr, the old larger set, as the
+//     shrink is not relied on before the controller committed it.
+//
+// No other change is proposed while one is pending. A LeaderAndIsr replaces the state (committed); an
+// AlterIsr answer commits it, or leaves it pending until the next LeaderAndIsr when the controller refused it
+// for good (FENCED_LEADER_EPOCH, INVALID_UPDATE_VERSION, UNKNOWN_TOPIC_OR_PARTITION).
 type isrState struct {
-	isr     []int32 // committed ISR (from the controller)
-	maximal []int32 // used for HW and acks=-1 checks; == isr while nothing is in flight
+	isr     []int32      // committed ISR (from the controller)
+	maximal []int32      // used for HW and acks=-1 checks
+	pending *isrProposal // nil: committed; identifies the proposal an AlterIsr answer belongs to
+}
+
+// isrProposal is one proposed ISR change.
+type isrProposal struct {
+	expand  bool    // PendingExpand, else PendingShrink
+	changed []int32 // the replica added, or the replicas removed
+	newISR  []int32 // what AlterIsr asks for
 }
 
 func committedISR(isr []int32) isrState {
@@ -236,6 +252,10 @@ func (p *Partition) makeLeader(st leaderState, create func() (*storage.Log, erro
 		return false, false, err
 	}
 	leo := p.storageLog.LogEndOffset()
+	// The epoch is known from its first offset on, before anything is written in it (Partition.makeLeader).
+	if err := p.storageLog.AssignEpochStartOffset(st.LeaderEpoch, leo); err != nil {
+		return false, false, err
+	}
 	p.log.WithFields(logrus.Fields{
 		"component": "state_change", "leader_epoch": st.LeaderEpoch, "previous_leader_epoch": p.leaderEpoch,
 		"start_offset": leo, "high_watermark": p.storageLog.HighWatermark(), "isr": st.ISR,
@@ -387,22 +407,29 @@ func (p *Partition) localLogLocked(currentLeaderEpoch int32, requireLeader bool)
 	return p.storageLog, nil
 }
 
-// updateFollowerFetchState records a follower's fetch (Partition.updateFollowerFetchState) and advances the
-// HW if the follower's LEO moved. known is false when the fetcher is not an assigned replica. ISR expansion
-// (reference 03 §5.3) comes with issue 4.
+// updateFollowerFetchState records a follower's fetch (Partition.updateFollowerFetchState), proposes adding
+// the follower to the ISR when it caught up (reference 03 §5.3), and advances the HW if the follower's LEO
+// moved. known is false when the fetcher is not an assigned replica.
 func (p *Partition) updateFollowerFetchState(followerID int32, fetchOffset, logStart, fetchTimeMs, leaderLEO int64) (known, hwMoved bool) {
 	p.mu.RLock()
-	defer p.mu.RUnlock()
 	r, ok := p.remotes[followerID]
 	if !ok {
+		p.mu.RUnlock()
 		return false, false
 	}
 	p.hwMu.Lock()
 	prev := r.leo
 	r.updateFetchState(fetchOffset, logStart, fetchTimeMs, leaderLEO)
 	p.hwMu.Unlock()
+	expand := p.needsExpandISRLocked(followerID)
+	p.mu.RUnlock()
+	if expand {
+		p.maybeExpandISR(followerID)
+	}
 	if prev != fetchOffset {
+		p.mu.RLock()
 		hwMoved = p.maybeIncrementLeaderHWLocked(fetchTimeMs)
+		p.mu.RUnlock()
 	}
 	return true, hwMoved
 }

@@ -23,6 +23,11 @@ lint:
 	$(GO) vet $(PKGS)
 	$(GO) vet -tags integration ./integration/...
 
+# The long forms of the issue-4 fault tests (integration/fault_*_test.go): more rounds, more load. The short
+# forms run in `make test`. -v prints each test's measurements (U per failover, ISR times, L/P/D/IO).
+chaos: zookeeper
+	SAMSA_CHAOS=1 $(GO) test -race -count=1 -v -tags integration -run 'Chaos|Fault' -timeout 60m ./integration/...
+
 # Short fuzzing of every Fuzz target (FUZZTIME=10s each by default).
 fuzz:
 	@scripts/fuzz.sh

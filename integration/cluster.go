@@ -48,6 +48,10 @@ type Options struct {
 	ReadyTimeout time.Duration
 	// Env adds KEY=value entries to the brokers' environment (bench_test.go: SAMSA_FETCH_SENDFILE=0).
 	Env []string
+	// ZooKeeperVia, when set, is asked once per broker for the host:port that broker dials for ZooKeeper
+	// (zkAddr is the real server; the cluster's chroot is appended): a test puts its own proxy there to cut
+	// one broker from ZooKeeper while clients and peers still reach it (zkproxy_test.go).
+	ZooKeeperVia func(id int32, zkAddr string) string
 }
 
 // Cluster is ZooKeeper plus N broker processes started for one test. Methods take broker ids (1..N) and
@@ -157,12 +161,16 @@ func (c *Cluster) newBroker(id int32) (*brokerProc, error) {
 func (c *Cluster) brokerConfig(b *brokerProc) map[string]string {
 	n := c.opt.Brokers
 	listener := "PLAINTEXT://127.0.0.1:" + strconv.Itoa(b.port)
+	zkAddr := c.zk.Addr()
+	if c.opt.ZooKeeperVia != nil {
+		zkAddr = c.opt.ZooKeeperVia(b.id, zkAddr)
+	}
 	cfg := map[string]string{
 		"broker.id":                    strconv.Itoa(int(b.id)),
 		"listeners":                    listener,
 		"advertised.listeners":         listener,
 		"log.dirs":                     filepath.Join(b.dir, "data"),
-		"zookeeper.connect":            c.zk.Addr() + c.chroot,
+		"zookeeper.connect":            zkAddr + c.chroot,
 		"zookeeper.session.timeout.ms": strconv.Itoa(int(sessionTimeout.Milliseconds())),
 		"replica.lag.time.max.ms":      "5000",
 		"auto.create.topics.enable":    "false",
@@ -298,6 +306,27 @@ func (c *Cluster) Kill(id int32) {
 	b := c.broker(id)
 	if err := b.terminate(syscall.SIGKILL, 10*time.Second); err != nil {
 		c.t.Fatal(err)
+	}
+}
+
+// Pause freezes broker id with SIGSTOP to its process group (reference 10 §6.2, the GC-pause analogue): its
+// sockets stay open, nothing is answered. Resume (SIGCONT) undoes it; Kill and Stop resume it first.
+func (c *Cluster) Pause(id int32) { c.t.Helper(); c.signal(id, syscall.SIGSTOP) }
+
+// Resume continues a broker frozen by Pause.
+func (c *Cluster) Resume(id int32) { c.t.Helper(); c.signal(id, syscall.SIGCONT) }
+
+func (c *Cluster) signal(id int32, sig syscall.Signal) {
+	c.t.Helper()
+	b := c.broker(id)
+	b.mu.Lock()
+	cmd := b.cmd
+	b.mu.Unlock()
+	if cmd == nil {
+		c.t.Fatalf("broker %d is not running", id)
+	}
+	if err := syscall.Kill(-cmd.Process.Pid, sig); err != nil {
+		c.t.Fatalf("broker %d: %v: %v", id, sig, err)
 	}
 }
 
@@ -641,7 +670,32 @@ func (c *Cluster) cleanup() {
 		for _, b := range c.brokers {
 			c.t.Logf("broker %d on %s\n%s", b.id, b.addr(), tail(b.logPath, 60))
 		}
+		c.keepLogs()
 	}
+}
+
+// keepLogs copies the brokers' whole logs to $SAMSA_KEEP_LOGS/<test>/ (when set) before the temporary
+// directory goes: the fault tests' failures are read from them.
+func (c *Cluster) keepLogs() {
+	root := os.Getenv("SAMSA_KEEP_LOGS")
+	if root == "" {
+		return
+	}
+	dir := filepath.Join(root, sanitize(c.t.Name()))
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		c.t.Logf("keep logs: %v", err)
+		return
+	}
+	for _, b := range c.brokers {
+		data, err := os.ReadFile(b.logPath)
+		if err == nil {
+			err = os.WriteFile(filepath.Join(dir, fmt.Sprintf("broker-%d.log", b.id)), data, 0o644)
+		}
+		if err != nil {
+			c.t.Logf("keep logs: %v", err)
+		}
+	}
+	c.t.Logf("broker logs kept in %s", dir)
 }
 
 // scanLog returns the race reports and panics in a broker's output (the first 80 lines of them), or "".

@@ -29,6 +29,19 @@
 // zookeeper.session.timeout.ms=6000, replica.lag.time.max.ms=5000, auto.create.topics.enable=false,
 // group.initial.rebalance.delay.ms=0, small internal topics. Everything else keeps Kafka 2.8's defaults.
 //
+// # Fault tests (issue 4; reference 10 §1, §6, §7)
+//
+//	checker_test.go      constant-rate acks=all producer, retries and idempotence off, one connection per partition;
+//	                     outcome classes acked / definite / indeterminate; drain; L, P, D, IO; U per partition
+//	zkstate_test.go      partition state, controller and broker epoch from ZooKeeper; an observer of leader moves
+//	zkproxy_test.go      a TCP proxy per broker in front of ZooKeeper (Options.ZooKeeperVia) that can be cut silently
+//	replica_logs_test.go replicas' .log files split with record.Next and compared batch by batch up to the HW
+//	fault_*_test.go      one scenario each: leader SIGKILL rounds, frozen follower (Cluster.Pause/Resume), ZooKeeper
+//	                     cut, all ISR dead with unclean election off and on, rolling restart with controlled shutdown
+//
+// Short forms run in `make test`; SAMSA_CHAOS=1 (`make chaos`) runs the long ones. SAMSA_KEEP_LOGS=<dir> keeps the
+// broker logs of a failed test.
+//
 // # Budget
 //
 // 2 cores: tests run one at a time (no t.Parallel), each under 60 s, with small topics; clusters of one broker

@@ -13,7 +13,6 @@ package broker
 
 import (
 	"context"
-	"time"
 
 	"github.com/sirupsen/logrus"
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -27,7 +26,6 @@ func handleCreateTopics(b *Broker, ctx context.Context, r *Request) (Response, e
 	for _, t := range req.Topics {
 		counts[t.Topic]++
 	}
-	var waitFor []string
 	want := map[string]int32{}
 	for _, t := range req.Topics {
 		rt := kmsg.NewCreateTopicsResponseTopic()
@@ -39,7 +37,6 @@ func handleCreateTopics(b *Broker, ctx context.Context, r *Request) (Response, e
 				rt.Configs = b.createTopicsConfigs(spec.configs)
 			}
 			if !req.ValidateOnly {
-				waitFor = append(waitFor, t.Topic)
 				want[t.Topic] = rt.NumPartitions
 				b.log.WithFields(logrus.Fields{"topic": t.Topic, "partitions": rt.NumPartitions,
 					"replication_factor": rt.ReplicationFactor}).Info("created topic")
@@ -53,7 +50,12 @@ func handleCreateTopics(b *Broker, ctx context.Context, r *Request) (Response, e
 		}
 		resp.Topics = append(resp.Topics, rt)
 	}
-	b.awaitTopicsCreated(ctx, req.TimeoutMillis, waitFor, want, resp)
+	late := b.awaitLeaders(ctx, req.TimeoutMillis, want)
+	for i := range resp.Topics {
+		if rt := &resp.Topics[i]; late[rt.Topic] && rt.ErrorCode == 0 {
+			rt.ErrorCode = kerr.RequestTimedOut.Code
+		}
+	}
 	return Response{Msg: resp}, nil
 }
 
@@ -102,24 +104,6 @@ func (b *Broker) checkBrokersAlive(a map[int32][]int32) error {
 		}
 	}
 	return nil
-}
-
-// awaitTopicsCreated waits (Kafka's DelayedCreatePartitions) until the created topics have leaders, then
-// marks the ones still without as REQUEST_TIMED_OUT. A non-positive timeout answers at once.
-func (b *Broker) awaitTopicsCreated(ctx context.Context, timeoutMs int32, names []string, want map[string]int32, resp *kmsg.CreateTopicsResponse) {
-	if len(names) == 0 {
-		return
-	}
-	if timeoutMs > 0 && b.waitForMetadata(ctx, time.Duration(timeoutMs)*time.Millisecond, topicsHaveLeaders(names, want)) {
-		return
-	}
-	snap := b.meta.Snapshot()
-	for i := range resp.Topics {
-		rt := &resp.Topics[i]
-		if _, waited := want[rt.Topic]; waited && rt.ErrorCode == 0 && !topicsHaveLeaders([]string{rt.Topic}, want)(snap) {
-			rt.ErrorCode = kerr.RequestTimedOut.Code
-		}
-	}
 }
 
 // createTopicsConfigs lists the topic's effective configs for CreateTopics v5+.

@@ -13,7 +13,6 @@ package broker
 import (
 	"context"
 	"errors"
-	"time"
 
 	"github.com/sirupsen/logrus"
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -30,7 +29,6 @@ func handleCreatePartitions(b *Broker, ctx context.Context, r *Request) (Respons
 	for _, t := range req.Topics {
 		counts[t.Topic]++
 	}
-	var waitFor []string
 	want := map[string]int32{}
 	for _, t := range req.Topics {
 		rt := kmsg.NewCreatePartitionsResponseTopic()
@@ -42,21 +40,16 @@ func handleCreatePartitions(b *Broker, ctx context.Context, r *Request) (Respons
 			err = b.addPartitions(t, req.ValidateOnly)
 		}
 		if err == nil && !req.ValidateOnly {
-			waitFor = append(waitFor, t.Topic)
 			want[t.Topic] = t.Count
 		}
 		rt.ErrorCode = errorCode(b.log, err)
 		rt.ErrorMessage = topicErrorMessage(err)
 		resp.Topics = append(resp.Topics, rt)
 	}
-	if len(waitFor) > 0 && (req.TimeoutMillis <= 0 ||
-		!b.waitForMetadata(ctx, time.Duration(req.TimeoutMillis)*time.Millisecond, topicsHaveLeaders(waitFor, want))) {
-		snap := b.meta.Snapshot()
-		for i := range resp.Topics {
-			rt := &resp.Topics[i]
-			if _, waited := want[rt.Topic]; waited && rt.ErrorCode == 0 && !topicsHaveLeaders([]string{rt.Topic}, want)(snap) {
-				rt.ErrorCode = kerr.RequestTimedOut.Code
-			}
+	late := b.awaitLeaders(ctx, req.TimeoutMillis, want)
+	for i := range resp.Topics {
+		if rt := &resp.Topics[i]; late[rt.Topic] && rt.ErrorCode == 0 {
+			rt.ErrorCode = kerr.RequestTimedOut.Code
 		}
 	}
 	return Response{Msg: resp}, nil

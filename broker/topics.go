@@ -160,6 +160,30 @@ func topicsHaveLeaders(names []string, wantPartitions map[string]int32) func(*me
 	}
 }
 
+// awaitLeaders waits (Kafka's DelayedCreatePartitions) until every topic in want has at least that many
+// partitions, all with leaders, in this broker's metadata cache, or the timeout passes; then it returns the
+// topics still without, which the caller answers REQUEST_TIMED_OUT. A non-positive timeout answers at once.
+func (b *Broker) awaitLeaders(ctx context.Context, timeoutMs int32, want map[string]int32) map[string]bool {
+	if len(want) == 0 {
+		return nil
+	}
+	names := make([]string, 0, len(want))
+	for n := range want {
+		names = append(names, n)
+	}
+	if timeoutMs > 0 && b.waitForMetadata(ctx, time.Duration(timeoutMs)*time.Millisecond, topicsHaveLeaders(names, want)) {
+		return nil
+	}
+	snap := b.meta.Snapshot()
+	late := map[string]bool{}
+	for _, n := range names {
+		if !topicsHaveLeaders([]string{n}, want)(snap) {
+			late[n] = true
+		}
+	}
+	return late
+}
+
 // isController: controller-only APIs answer NOT_CONTROLLER on other brokers.
 func (b *Broker) isController() bool { return b.ctrl != nil && b.ctrl.IsActive() }
 

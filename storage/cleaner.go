@@ -390,8 +390,8 @@ func (t *logToClean) qualifies() bool {
 // newLogToClean computes the cleanable range of l (LogCleanerManager.cleanableOffsets and
 // calculateCleanableBytes). The first dirty offset is the checkpoint, or the log start when there
 // is none or it lies outside [log start, LEO] (reset reports such a checkpoint). Cleaning stops
-// before the first of: the active segment, the high watermark (Kafka: the last stable offset,
-// which is at most the HW), and the first dirty segment with a record newer than
+// before the first of: the active segment, the last stable offset (at most the HW: nothing of an
+// open transaction is cleaned), and the first dirty segment with a record newer than
 // min.compaction.lag.ms; rounded down to that segment's base offset.
 func newLogToClean(l *Log, checkpoint int64, has bool, now int64, cc CompactionConfig) (*logToClean, bool) {
 	v := l.view.Load()
@@ -404,7 +404,7 @@ func newLogToClean(l *Log, checkpoint int64, has bool, now int64, cc CompactionC
 		}
 	}
 	active := v.active()
-	uncleanable := min(l.HighWatermark(), active.base)
+	uncleanable := min(l.LastStableOffset(), active.base)
 	if cc.MinCompactionLagMs > 0 {
 		for _, s := range v.segsBetween(firstDirty, active.base) {
 			if s.largestTimestamp() > now-cc.MinCompactionLagMs {

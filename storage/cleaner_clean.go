@@ -250,6 +250,9 @@ func (w *cleanerWorker) cleanSegments(l *Log, group []*segment, cfg Config, hori
 	if err := ow.flush(); err != nil {
 		return err
 	}
+	if err := copyTxnIndexes(group, out.seg); err != nil {
+		return err
+	}
 	if err := out.finish(group[len(group)-1].lastModified()); err != nil {
 		return err
 	}

@@ -103,7 +103,10 @@ func createCleanedSegment(dir string, base int64, maxIndexSize int) (*cleanedSeg
 		removeSegmentFiles(dir, base, cleanedSuffix)
 		return nil, ioErr("open cleaned time index: %v", err)
 	}
-	s := &segment{base: base, dir: dir, log: f, oidx: oidx, tidx: tidx, offMaxTs: base}
+	// The transaction index is created only if the group's segments have aborted transactions
+	// (copyTxnIndexes).
+	txn := &txnIndex{path: segmentFile(dir, base, txnIndexSuffix) + cleanedSuffix, last: -1}
+	s := &segment{base: base, dir: dir, log: f, oidx: oidx, tidx: tidx, txn: txn, offMaxTs: base}
 	s.maxTs.Store(-1)
 	s.refs.Store(1)
 	return &cleanedSegment{seg: s, suffix: cleanedSuffix}, nil
@@ -141,9 +144,9 @@ func (c *cleanedSegment) finish(mtime int64) error {
 	return nil
 }
 
-// renameFilesLocked moves the segment's three files from suffix from to suffix to, the .log last
-// so that a .log with the final name implies complete indexes. Readers may hold the segment:
-// the index renames take idxMu.
+// renameFilesLocked moves the segment's files from suffix from to suffix to, the .log last so
+// that a .log with the final name implies complete indexes. Readers may hold the segment: the
+// index renames take idxMu.
 func (s *segment) renameFilesLocked(from, to string) error {
 	s.idxMu.Lock()
 	defer s.idxMu.Unlock()
@@ -155,6 +158,9 @@ func (s *segment) renameFilesLocked(from, to string) error {
 		if err := ix.Rename(strings.TrimSuffix(p, from) + to); err != nil {
 			return ioErr("rename %s: %v", p, err)
 		}
+	}
+	if err := s.txn.rename(strings.TrimSuffix(s.txn.path, from) + to); err != nil {
+		return err
 	}
 	p := segmentFile(s.dir, s.base, logSuffix)
 	if err := os.Rename(p+from, p+to); err != nil {

@@ -176,6 +176,9 @@ type AppendInfo struct {
 	LogAppendTime           int64 // -1 unless message.timestamp.type=LogAppendTime
 	NumRecords              int32
 	Size                    int
+	// Duplicate: the batch retried one of its producer's last 5 batches, so nothing was written
+	// and FirstOffset/LastOffset are the original batch's, LogAppendTime its timestamp.
+	Duplicate bool
 }
 
 // FileRange is a slice of a segment's .log file holding whole batches (the last one may be cut

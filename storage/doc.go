@@ -18,7 +18,9 @@
 //	    00000000000000000000.log               %020d base offset; batches exactly as on the wire
 //	    00000000000000000000.index
 //	    00000000000000000000.timeindex
+//	    00000000000000000000.txnindex          aborted transactions; created with the first one
 //	    00000000000000368769.log ...
+//	    00000000000000368769.snapshot          producer state below offset 368769
 //	  <topic>-<partition>.<32 hex>-delete/     deleted partition, removed after the delete delay
 //
 // A .log file has no header: v2 record batches back to back. Each starts
@@ -32,6 +34,12 @@
 //
 //	.index      [ rel offset int32 | position int32 ]             8 bytes per entry
 //	.timeindex  [ timestamp int64  | rel offset int32 ]           12 bytes per entry
+//	.txnindex   [ version int16 = 0 | producer id int64 | first offset int64 |
+//	              marker offset int64 | last stable offset int64 ] 34 bytes per entry
+//	.snapshot   version int16 = 1 | crc uint32 (CRC-32C of the bytes after it) | count int32 |
+//	            count x [ producer id int64 | epoch int16 | last sequence int32 | last offset int64
+//	            (-1: none) | offset delta int32 | timestamp int64 | coordinator epoch int32 |
+//	            current txn first offset int64 (-1: none) ]             46 bytes per entry
 //
 // An offset entry (O, P) is added when more than index.interval.bytes were appended since the last
 // entry (counted before the append); O is the append's last offset and P the position where the
@@ -76,6 +84,45 @@
 // requested one and the start of the next epoch (the LEO for the latest). Writers hold Log.mu;
 // readers load an immutable slice, like the log's view.
 //
+// # Producer state (producer_*.go, txnindex.go)
+//
+// Kafka 2.8's ProducerStateManager, one per Log, guarded by Log.mu (reference 06 §2-3, 04 §7): per
+// producer id the epoch, the last 5 data batches (sequence and offset ranges, timestamp), the
+// coordinator epoch of its last marker and the first offset of its open transaction; plus the open
+// transactions and the completed ones whose marker is not yet below the HW, which give the first
+// unstable offset. Every append is checked before its bytes are written and applied after:
+//
+//	AppendAsLeader (client)  retry of one of the last 5 batches -> original offsets, nothing written
+//	                         epoch below the producer's -> ErrInvalidProducerEpoch; sequence not
+//	                         last+1 (or a new epoch not at 0) -> ErrOutOfOrderSequence, unless the
+//	                         producer has no epoch here (unknown: any sequence); non-transactional
+//	                         batch in an open transaction -> ErrInvalidTxnState
+//	AppendAsCoordinator      epochs, and a marker's coordinator epoch (ErrTransactionCoordinatorFenced)
+//	AppendAsFollower, load   replayed without checks
+//
+// A COMMIT/ABORT marker ends the producer's transaction; an ABORT appends (producer, first offset,
+// marker offset, LSO then) to the .txnindex of the segment receiving it. The transaction stays
+// unstable until SetHighWatermark passes its marker; LastStableOffset = min(first unstable offset
+// (clamped to the log start), HW) is published through an atomic for lock-free readers.
+// CollectAbortedTransactions and AbortedTransactions (upper bound from a read's file range and the
+// offset index, Log.addAbortedTransactions) read the .txnindex files with pread under the segment's
+// idxMu held shared; the writer appends with a pwrite at the published size.
+//
+// Snapshots: written (and fsynced, under Log.mu, as Kafka does) on every roll (named by the new
+// segment's base offset), at Close (at the LEO) and while loading; deleted with the segment of the
+// same base offset by retention, above the cut by truncation, all of them by a full truncation, and
+// below min(the segment under the recovery point, the second-to-last segment) after each
+// recovery-point checkpoint. Loading: stray snapshots go (except the newest, from a clean shutdown),
+// as do those above the LEO or at or below the log start; the newest that parses is loaded (corrupt
+// ones are deleted), limited to the first segment whose indexes were rebuilt, and the batches from
+// there to the LEO are replayed, rebuilding the .txnindex of every rebuilt segment. After a clean
+// shutdown the snapshot at the LEO makes this a file read. TruncateTo reloads the newest snapshot
+// below the cut and replays up to it. Producers without an open transaction idle for
+// transactional.id.expiration.ms (by their last batch's timestamp) are dropped every
+// producer.id.expiration.check.interval.ms and when a snapshot is loaded; retention never drops a
+// producer (KIP-360). Deviation: without any snapshot after a clean shutdown the log is replayed
+// (Kafka writes empty snapshots instead, an upgrade shortcut that forgets producers).
+//
 // # Concurrency and lock order
 //
 //	Manager.mu -> Log.flushMu -> Log.mu -> segment.idxMu
@@ -106,8 +153,8 @@
 // min.cleanable.dirty.ratio, or one whose oldest dirty batch passed max.compaction.lag.ms, and
 // back off log.cleaner.backoff.ms when there is none. The first dirty offset comes from
 // cleaner-offset-checkpoint (log start when absent or outside [log start, LEO]; a truncation
-// below it moves it back). Cleaning never reaches the active segment, the segment holding the HW
-// (Kafka: the LSO) or a segment with records newer than min.compaction.lag.ms.
+// below it moves it back). Cleaning never reaches the active segment, the segment holding the last
+// stable offset or a segment with records newer than min.compaction.lag.ms.
 //
 //	dirty range ──Records──► offsetMap: 127-bit key hash -> latest offset (bounded memory,
 //	                          log.cleaner.dedupe.buffer.size / threads; a full map ends the range early)
@@ -127,14 +174,15 @@
 // the new segments. The cleaned segment takes the group's last modification time, so the
 // tombstone horizon follows the data's age, not the cleaning's.
 //
-// Deviations: without producer state, every producer counts as active for the empty-batch rule;
-// without a transaction index, transactional and control batches are left as they are (neither
-// mapped nor filtered), so aborted data and markers stay; log.cleaner.io.max.bytes.per.second is
-// not applied; a failed cleaning marks the log uncleanable until it is deleted or the broker
+// Deviations: every producer counts as active for the empty-batch rule (Kafka: those in the
+// producer state); transactional and control batches are left as they are (neither mapped nor
+// filtered), so aborted data and markers stay, and the cleaned segment's .txnindex is the
+// concatenation of the replaced segments' (Kafka rewrites it while dropping aborted data);
+// log.cleaner.io.max.bytes.per.second is not applied; a failed cleaning marks the log uncleanable until it is deleted or the broker
 // restarts (Kafka: until the log dir fails or the partition moves).
 //
 // # Not implemented here
 //
-// Producer state snapshots, the transaction index, legacy (magic 0/1) batches (recovery treats
-// them as corrupt), log dir moves (-future dirs are skipped).
+// Legacy (magic 0/1) batches (recovery treats them as corrupt), log dir moves (-future dirs are
+// skipped).
 package storage

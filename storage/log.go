@@ -63,6 +63,14 @@ type Log struct {
 	deleter *fileDeleter
 
 	epochs *epochCache // leader-epoch-checkpoint; written under mu, read lock-free
+
+	producers     *producerState // guarded by mu (producer_*.go)
+	firstUnstable atomic.Int64   // first unstable offset (>= log start), -1 when none; written under mu
+}
+
+// logOptions are the broker-level settings a Log takes besides its Config.
+type logOptions struct {
+	producerIDExpirationMs int64 // transactional.id.expiration.ms; 0: DefaultProducerIDExpirationMs
 }
 
 // OpenLog opens (creating when absent) the log of tp in the partition directory
@@ -76,6 +84,10 @@ func OpenLog(dir string, tp TopicPartition, cfg Config, recoveryPoint, logStartO
 
 // openLog opens the log in partition directory pdir; clock nil means wall time.
 func openLog(pdir string, tp TopicPartition, cfg Config, recoveryPoint, logStartOffset int64, clean bool, lg *logrus.Entry, clock func() int64) (*Log, error) {
+	return openLogWith(pdir, tp, cfg, recoveryPoint, logStartOffset, clean, lg, clock, logOptions{})
+}
+
+func openLogWith(pdir string, tp TopicPartition, cfg Config, recoveryPoint, logStartOffset int64, clean bool, lg *logrus.Entry, clock func() int64, opts logOptions) (*Log, error) {
 	if err := validTopic(tp.Topic); err != nil {
 		return nil, err
 	}
@@ -99,6 +111,11 @@ func openLog(pdir string, tp TopicPartition, cfg Config, recoveryPoint, logStart
 	l.cfg.Store(&cfg)
 	l.deleter = newFileDeleter(l.lg)
 	l.epochs = newEpochCache(filepath.Join(pdir, LeaderEpochCheckpointFile), l.lg)
+	if opts.producerIDExpirationMs <= 0 {
+		opts.producerIDExpirationMs = DefaultProducerIDExpirationMs
+	}
+	l.producers = newProducerState(pdir, opts.producerIDExpirationMs, l.lg)
+	l.firstUnstable.Store(-1)
 	l.lastFlushMs.Store(clock())
 	if err := os.MkdirAll(pdir, 0o755); err != nil {
 		return nil, ioErr("create log dir %s: %v", pdir, err)
@@ -169,13 +186,15 @@ func (l *Log) firstSegmentBase() int64 { return l.view.Load().segs[0].base }
 func (l *Log) HighWatermark() int64 { return l.hw.Load() }
 
 // SetHighWatermark stores hw clamped to [log start, LEO] (Log.updateHighWatermark) and returns
-// the stored value.
+// the stored value. Completed transactions whose marker it passes stop holding the last stable
+// offset back.
 func (l *Log) SetHighWatermark(hw int64) int64 {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	v := l.view.Load()
 	hw = min(max(hw, v.logStart), v.leo)
 	l.hw.Store(hw)
+	l.onHighWatermarkLocked(hw, v.logStart)
 	return hw
 }
 
@@ -207,6 +226,9 @@ func (l *Log) close(flush bool) error {
 		errs = append(errs, l.flushTo(l.LogEndOffset(), true))
 	}
 	l.mu.Lock()
+	if flush {
+		errs = append(errs, l.closeProducerStateLocked()) // Log.close: a snapshot at the LEO
+	}
 	v := l.publishLocked(func(v *logView) { v.closed = true })
 	errs = append(errs, v.active().onBecomeInactiveLocked(l.config().Preallocate))
 	l.mu.Unlock()

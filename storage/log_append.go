@@ -20,20 +20,28 @@ var emptyAppend = AppendInfo{FirstOffset: -1, LastOffset: -1, MaxTimestamp: -1, 
 // (no re-encoding: both fields are outside the CRC), stamps LogAppendTime or corrects
 // maxTimestamp when needed (CRC recomputed), rolls if due and writes the batch with one pwrite.
 // As in Kafka a produce request holds exactly one v2 batch; trailing bytes too short to be a
-// batch are ignored. Errors wrap record.Err*, ErrRecordListTooLarge, ErrLogClosed or ErrStorage;
-// a rejected batch writes nothing.
+// batch are ignored. An idempotent or transactional batch is then checked against the producer's
+// state (reference 06 §3): a retry of one of the producer's last 5 batches writes nothing and
+// answers that batch's offsets and timestamp with Duplicate set; a stale epoch, a sequence gap or a
+// non-transactional batch inside an open transaction is refused (ErrInvalidProducerEpoch,
+// ErrOutOfOrderSequence, ErrInvalidTxnState). Errors wrap those, record.Err*,
+// ErrRecordListTooLarge, ErrLogClosed or ErrStorage; a rejected batch writes nothing.
 func (l *Log) AppendAsLeader(batches []byte, leaderEpoch int32) (AppendInfo, error) {
-	return l.appendAsLeader(batches, leaderEpoch, true)
+	return l.appendAsLeader(batches, leaderEpoch, originClient)
 }
 
 // AppendAsCoordinator is AppendAsLeader for batches the broker writes itself (transaction markers,
-// Kafka's AppendOrigin.Coordinator): the producer-only rules (baseOffset 0, no control batches,
-// sequences) are skipped; everything else is the same.
+// transactional offset commits: Kafka's AppendOrigin.Coordinator): the producer-only rules
+// (baseOffset 0, no control batches, sequences, duplicates) are skipped; producer epochs are still
+// checked (ErrInvalidProducerEpoch), and a marker's coordinator epoch must not be below the
+// producer's last one (ErrTransactionCoordinatorFenced). A COMMIT or ABORT marker ends the
+// producer's open transaction; an ABORT is recorded in the segment's .txnindex.
 func (l *Log) AppendAsCoordinator(batches []byte, leaderEpoch int32) (AppendInfo, error) {
-	return l.appendAsLeader(batches, leaderEpoch, false)
+	return l.appendAsLeader(batches, leaderEpoch, originCoordinator)
 }
 
-func (l *Log) appendAsLeader(batches []byte, leaderEpoch int32, fromClient bool) (AppendInfo, error) {
+func (l *Log) appendAsLeader(batches []byte, leaderEpoch int32, origin appendOrigin) (AppendInfo, error) {
+	fromClient := origin == originClient
 	b, rest, err := record.Next(batches)
 	switch {
 	case err == io.EOF || errors.Is(err, record.ErrTruncated):
@@ -92,7 +100,19 @@ func (l *Log) appendAsLeader(batches []byte, leaderEpoch int32, fromClient bool)
 	if ai.MaxTimestamp >= 0 {
 		ai.OffsetOfMaxTimestamp = first + offMaxDelta
 	}
-	err = l.appendLocked(b, ai, cfg, now)
+	pu, dup, err := l.analyzeLeaderBatchLocked(b, origin)
+	if err != nil {
+		l.mu.Unlock()
+		return AppendInfo{}, fmt.Errorf("append to %s: %w", l.tp, err)
+	}
+	if dup != nil {
+		l.mu.Unlock()
+		// Log.append's duplicate answer: the original offsets, its timestamp as the append time.
+		ai.FirstOffset, ai.LastOffset = dup.firstOffset(), dup.lastOffset
+		ai.LogAppendTime, ai.Duplicate = dup.timestamp, true
+		return ai, nil
+	}
+	err = l.appendLocked(b, ai, cfg, now, pu)
 	l.mu.Unlock()
 	if err != nil {
 		return AppendInfo{}, err
@@ -152,7 +172,10 @@ func (l *Log) AppendAsFollower(batches []byte) (AppendInfo, error) {
 		l.mu.Unlock()
 		return AppendInfo{}, fmt.Errorf("%w: follower append to %s at offset %d below the log end offset %d", ErrUnexpectedAppendOffset, l.tp, ai.FirstOffset, leo)
 	}
-	err := l.appendLocked(batches[:ai.Size], ai, cfg, l.clock())
+	pu, err := l.analyzeFollowerLocked(batches[:ai.Size])
+	if err == nil {
+		err = l.appendLocked(batches[:ai.Size], ai, cfg, l.clock(), pu)
+	}
 	l.mu.Unlock()
 	if err != nil {
 		return AppendInfo{}, err
@@ -160,8 +183,9 @@ func (l *Log) AppendAsFollower(batches []byte) (AppendInfo, error) {
 	return ai, l.maybeFlush(ai.LastOffset+1, cfg)
 }
 
-// appendLocked rolls if due, writes data to the active segment and publishes the new LEO.
-func (l *Log) appendLocked(data []byte, ai AppendInfo, cfg Config, nowMs int64) error {
+// appendLocked rolls if due, writes data to the active segment, publishes the new LEO and applies
+// the append's producer-state update pu (nil: no idempotent batch).
+func (l *Log) appendLocked(data []byte, ai AppendInfo, cfg Config, nowMs int64, pu *producerUpdate) error {
 	// The leader-epoch cache learns the batches' epochs first (Log.append); a failed write takes
 	// back what it added, which lies at or after the LEO.
 	if err := l.assignEpochsLocked(data); err != nil {
@@ -181,7 +205,7 @@ func (l *Log) appendLocked(data []byte, ai AppendInfo, cfg Config, nowMs int64) 
 		return undoEpochs(fmt.Errorf("append to %s: %w", l.tp, err))
 	}
 	l.publishLocked(func(v *logView) { v.leo = ai.LastOffset + 1 })
-	return nil
+	return l.applyProducerUpdateLocked(seg, pu, ai.LastOffset+1, true)
 }
 
 // maybeFlush fsyncs when flush.messages offsets are unflushed (Log.append's last step).
@@ -207,9 +231,10 @@ func (l *Log) Roll() error {
 }
 
 // rollLocked makes a new active segment at max(expected, LEO) (Log.roll): the old one gets its
-// final time-index entry and trimmed indexes, and an fsync of everything below the new base
-// offset runs in the background, after which the recovery point moves there. An empty active
-// segment is replaced rather than left behind.
+// final time-index entry and trimmed indexes, a producer snapshot named by the new base offset is
+// written, and an fsync of everything below the new base offset runs in the background, after
+// which the recovery point moves there. An empty active segment is replaced rather than left
+// behind.
 func (l *Log) rollLocked(expected int64, cfg Config, nowMs int64) (*segment, error) {
 	v := l.view.Load()
 	old := v.active()
@@ -222,6 +247,9 @@ func (l *Log) rollLocked(expected int64, cfg Config, nowMs int64) (*segment, err
 		if err := old.onBecomeInactiveLocked(cfg.Preallocate); err != nil {
 			return nil, fmt.Errorf("roll %s: %w", l.tp, err)
 		}
+	}
+	if err := l.snapshotOnRollLocked(newBase); err != nil {
+		return nil, err
 	}
 	ns, err := createSegment(l.dir, newBase, cfg, nowMs, randomJitter(cfg))
 	if err != nil {

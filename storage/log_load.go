@@ -111,9 +111,13 @@ func (l *Log) load(recoveryPoint, logStart int64, clean bool) error {
 	if err := segs[len(segs)-1].resizeIndexesLocked(cfg.SegmentIndexBytes); err != nil {
 		return ioErr("resize active segment indexes: %v", err)
 	}
+	if err := l.loadProducerStateLocked(segs, leo, logStart); err != nil {
+		return err
+	}
 	l.view.Store(&logView{segs: segs, logStart: logStart, leo: leo})
 	l.recoveryPoint.Store(rp)
 	l.hw.Store(logStart)
+	l.updateFirstUnstableLocked(logStart)
 	ok = true
 	l.lg.WithFields(logrus.Fields{"segments": len(segs), "log_start_offset": logStart, "log_end_offset": leo,
 		"recovery_point": rp, "clean_shutdown": clean}).Info("loaded log")
@@ -133,11 +137,17 @@ func (l *Log) checkFlushedSegments(segs []*segment, missing map[*segment]bool, c
 				return err
 			}
 			problem = err
+		} else if err := s.txn.sanityCheck(s.base); err != nil {
+			if errors.Is(err, ErrStorage) {
+				return err
+			}
+			problem = err
 		}
 		if problem == nil {
 			s.loadStateFromIndexes()
 			continue
 		}
+		s.rebuildTxn = true
 		l.lg.WithFields(logrus.Fields{"segment": s.base, "reason": problem.Error()}).Warn("rebuilding segment indexes")
 		res, err := s.recoverLocked(cfg.IndexIntervalBytes)
 		if err != nil {
@@ -153,6 +163,7 @@ func (l *Log) checkFlushedSegments(segs []*segment, missing map[*segment]bool, c
 func (l *Log) recoverUnflushedSegments(segs []*segment, from int, cfg Config) ([]*segment, error) {
 	for i := from; i < len(segs); i++ {
 		s := segs[i]
+		s.rebuildTxn = true
 		res, err := s.recoverLocked(cfg.IndexIntervalBytes)
 		if err != nil {
 			return segs, err

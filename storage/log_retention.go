@@ -87,15 +87,15 @@ func (l *Log) deleteOldLocked(hw int64, reason string, cfg Config, nowMs int64, 
 		v.segs = segs
 		v.logStart = max(v.logStart, segs[0].base)
 	})
-	err := l.raiseToLogStartLocked(nv.logStart)
+	err := errors.Join(l.raiseToLogStartLocked(nv.logStart), l.deleteSnapshotsOfLocked(deleted))
 	l.asyncDeleteSegments(deleted)
 	l.lg.WithFields(logrus.Fields{"reason": reason, "segments": n, "log_start_offset": nv.logStart}).Info("deleted old segments")
 	return n, err
 }
 
 // raiseToLogStartLocked keeps HW and recovery point at or above the log start offset
-// (Log.updateLogStartOffset) and moves the leader-epoch cache's first entry up to it
-// (Log.maybeIncrementLogStartOffset).
+// (Log.updateLogStartOffset) and moves the leader-epoch cache's first entry and the producer
+// state up to it (Log.maybeIncrementLogStartOffset).
 func (l *Log) raiseToLogStartLocked(logStart int64) error {
 	if l.hw.Load() < logStart {
 		l.hw.Store(logStart)
@@ -103,6 +103,8 @@ func (l *Log) raiseToLogStartLocked(logStart int64) error {
 	if l.recoveryPoint.Load() < logStart {
 		l.recoveryPoint.Store(logStart)
 	}
+	l.producers.onLogStartOffsetIncremented(logStart)
+	l.updateFirstUnstableLocked(logStart)
 	return l.epochs.truncateFromStart(logStart)
 }
 
@@ -131,7 +133,8 @@ func (l *Log) DeleteRecordsBefore(offset int64) (int64, error) {
 
 // TruncateTo removes every offset >= offset (Log.truncateTo, §13): later segments are deleted
 // (async), the segment holding offset is cut at the batch containing it (the whole batch goes),
-// the LEO becomes offset, recovery point and HW at most offset. No effect when offset >= LEO.
+// the LEO becomes offset, recovery point and HW at most offset, and producer state is rebuilt up
+// to offset from the newest snapshot below it. No effect when offset >= LEO.
 // When offset is below the first segment the log is emptied and restarted at offset.
 // Readers holding ranges into the cut file may get short reads.
 func (l *Log) TruncateTo(offset int64) error {
@@ -167,6 +170,7 @@ func (l *Log) TruncateTo(offset int64) error {
 	err = errors.Join(err, l.epochs.truncateFromEnd(offset))
 	l.hw.Store(min(l.hw.Load(), offset))
 	l.recoveryPoint.Store(min(l.recoveryPoint.Load(), offset))
+	err = errors.Join(err, l.rebuildProducerStateLocked(keep, offset, l.view.Load().logStart))
 	l.lg.WithFields(logrus.Fields{"offset": offset, "bytes_removed": removed, "deleted_segments": len(drop)}).Info("truncated log")
 	if err != nil {
 		return fmt.Errorf("truncate %s to %d: %w", l.tp, offset, err)
@@ -208,7 +212,7 @@ func (l *Log) truncateFullyLocked(offset int64) error {
 	})
 	l.hw.Store(offset)
 	l.recoveryPoint.Store(offset)
-	err = l.epochs.clear()
+	err = errors.Join(l.epochs.clear(), l.truncateProducerStateFullyLocked(offset))
 	delay := msDuration(cfg.FileDeleteDelayMs)
 	for i, s := range v.segs {
 		l.deleter.schedule(delay, false, paths[i]...)

@@ -35,6 +35,16 @@ type ManagerConfig struct {
 	// TopicCompaction gives a topic's compaction settings (delete.retention.ms and the
 	// compaction lags and ratio); nil means DefaultCompactionConfig() for every topic.
 	TopicCompaction func(topic string) CompactionConfig
+	// ProducerIDExpirationMs is transactional.id.expiration.ms, after which an idle producer's
+	// state is dropped; 0 means DefaultProducerIDExpirationMs.
+	ProducerIDExpirationMs int64
+	// ProducerIDExpirationCheckIntervalMs is producer.id.expiration.check.interval.ms (Kafka's
+	// internal 600000); 0 means that default, < 0 never.
+	ProducerIDExpirationCheckIntervalMs int64
+}
+
+func (cfg ManagerConfig) logOptions() logOptions {
+	return logOptions{producerIDExpirationMs: cfg.ProducerIDExpirationMs}
 }
 
 // ErrManagerClosed is returned after Manager.Close.
@@ -255,7 +265,7 @@ func (m *Manager) loadDir(d *logDir) ([]*managedLog, error) {
 			lg.WithError(err).Warn("skipping directory that is not a partition")
 			continue
 		}
-		l, err := openLog(filepath.Join(d.path, name), tp, m.topicConfig(tp.Topic), rps[tp], starts[tp], clean, m.lg, m.clock)
+		l, err := openLogWith(filepath.Join(d.path, name), tp, m.topicConfig(tp.Topic), rps[tp], starts[tp], clean, m.lg, m.clock, m.cfg.logOptions())
 		if err != nil {
 			for _, ml := range logs {
 				_ = ml.log.close(false)
@@ -298,7 +308,7 @@ func (m *Manager) GetOrCreateLog(tp TopicPartition, cfg Config) (*Log, error) {
 			d = c
 		}
 	}
-	l, err := openLog(filepath.Join(d.path, tp.dirName()), tp, cfg, 0, 0, true, m.lg, m.clock)
+	l, err := openLogWith(filepath.Join(d.path, tp.dirName()), tp, cfg, 0, 0, true, m.lg, m.clock, m.cfg.logOptions())
 	if err != nil {
 		return nil, err
 	}
@@ -434,11 +444,21 @@ func (m *Manager) ReadHighWatermarks() (map[TopicPartition]int64, error) {
 	return out, nil
 }
 
-// checkpointRecoveryPoints writes recovery-point-offset-checkpoint in every dir.
+// checkpointRecoveryPoints writes recovery-point-offset-checkpoint in every dir, then lets every
+// log drop the producer snapshots a recovery from there no longer needs
+// (LogManager.checkpointRecoveryOffsetsAndCleanSnapshotsInDir).
 func (m *Manager) checkpointRecoveryPoints() error {
-	return m.writeCheckpoints(RecoveryPointCheckpointFile, func(l *Log) (int64, bool) {
+	err := m.writeCheckpoints(RecoveryPointCheckpointFile, func(l *Log) (int64, bool) {
 		return l.RecoveryPoint(), true
 	})
+	if err != nil {
+		return err
+	}
+	var errs []error
+	for _, ml := range m.snapshot() {
+		errs = append(errs, ml.log.deleteSnapshotsAfterRecoveryPointCheckpoint())
+	}
+	return errors.Join(errs...)
 }
 
 // checkpointLogStartOffsets writes log-start-offset-checkpoint, listing only logs whose start

@@ -13,8 +13,9 @@ const initialTaskDelay = 30 * time.Second
 
 // Start runs the periodic tasks until ctx ends or Close: retention every
 // log.retention.check.interval.ms (DeleteOldSegments below each log's HighWatermark), flush of
-// logs whose flush.ms passed every log.flush.scheduler.interval.ms, and the recovery-point and
-// log-start checkpoints at their intervals. A second call does nothing.
+// logs whose flush.ms passed every log.flush.scheduler.interval.ms, the recovery-point and
+// log-start checkpoints at their intervals, and the expiry of idle producers every
+// producer.id.expiration.check.interval.ms. A second call does nothing.
 func (m *Manager) Start(ctx context.Context) {
 	m.taskMu.Lock()
 	defer m.taskMu.Unlock()
@@ -26,6 +27,11 @@ func (m *Manager) Start(ctx context.Context) {
 	m.every(ctx, "flush", m.cfg.FlushSchedulerIntervalMs, m.flushDirtyLogs)
 	m.every(ctx, "recovery_point_checkpoint", m.cfg.FlushOffsetCheckpointIntervalMs, m.checkpointRecoveryPoints)
 	m.every(ctx, "log_start_checkpoint", m.cfg.FlushStartOffsetCheckpointIntervalMs, m.checkpointLogStartOffsets)
+	expiry := m.cfg.ProducerIDExpirationCheckIntervalMs
+	if expiry == 0 {
+		expiry = defaultProducerIDExpirationCheckIntervalMs
+	}
+	m.every(ctx, "producer_expiration", expiry, m.removeExpiredProducers)
 	m.cleaner.start(ctx)
 }
 
@@ -82,6 +88,19 @@ func (m *Manager) runRetention() error {
 	}
 	if total > 0 {
 		m.lg.WithField("segments", total).Info("log retention deleted segments")
+	}
+	return nil
+}
+
+// defaultProducerIDExpirationCheckIntervalMs is Kafka's producer.id.expiration.check.interval.ms
+// (an internal setting, 10 minutes).
+const defaultProducerIDExpirationCheckIntervalMs = 10 * 60 * 1000
+
+// removeExpiredProducers is the producer-id-expiration task (Log.removeExpiredProducers per log).
+func (m *Manager) removeExpiredProducers() error {
+	now := m.clock()
+	for _, ml := range m.snapshot() {
+		ml.log.RemoveExpiredProducers(now)
 	}
 	return nil
 }

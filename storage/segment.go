@@ -49,6 +49,7 @@ type segment struct {
 	log  *os.File
 	oidx *index.OffsetIndex
 	tidx *index.TimeIndex
+	txn  *txnIndex // .txnindex, created with its first aborted transaction
 
 	size  atomic.Int64 // bytes of complete batches; written by the Log's writer after the data
 	maxTs atomic.Int64 // largest batch max timestamp in the segment, -1 when none
@@ -64,6 +65,7 @@ type segment struct {
 	created         int64 // ms; segment.ms roll base when the first batch has no timestamp
 	jitter          int64 // ms subtracted from segment.ms for this segment
 	deleted         bool  // files renamed .deleted
+	rebuildTxn      bool  // while loading: indexes rebuilt, so the producer-state replay rebuilds the .txnindex
 }
 
 // createSegment makes an empty segment, first deleting any files left with its name (Log.roll).
@@ -110,7 +112,14 @@ func openSegmentFiles(dir string, base int64, f *os.File, cfg Config) (*segment,
 		f.Close()
 		return nil, ioErr("open time index: %v", err)
 	}
-	s := &segment{base: base, dir: dir, log: f, oidx: oidx, tidx: tidx, offMaxTs: base}
+	txn, err := openTxnIndex(segmentFile(dir, base, txnIndexSuffix))
+	if err != nil {
+		tidx.Close()
+		oidx.Close()
+		f.Close()
+		return nil, err
+	}
+	s := &segment{base: base, dir: dir, log: f, oidx: oidx, tidx: tidx, txn: txn, offMaxTs: base}
 	s.maxTs.Store(-1)
 	s.refs.Store(1)
 	return s, nil
@@ -141,6 +150,7 @@ func (s *segment) release() {
 func (s *segment) closeFiles() {
 	_ = s.oidx.Close()
 	_ = s.tidx.Close()
+	s.txn.close()
 	_ = s.log.Close()
 }
 
@@ -383,7 +393,7 @@ func (s *segment) truncateToLocked(offset int64, cfg Config, nowMs int64) (int64
 		return 0, err
 	}
 	s.idxMu.Lock()
-	err = errors.Join(s.oidx.TruncateTo(offset), s.tidx.TruncateTo(offset),
+	err = errors.Join(s.oidx.TruncateTo(offset), s.tidx.TruncateTo(offset), s.txn.truncateTo(offset),
 		s.oidx.Resize(cfg.SegmentIndexBytes), s.tidx.Resize(cfg.SegmentIndexBytes))
 	s.idxMu.Unlock()
 	if err != nil {
@@ -447,9 +457,10 @@ func (s *segment) renameDeletedLocked() []string {
 		}
 		paths = append(paths, p)
 	}
-	txn := segmentFile(s.dir, s.base, txnIndexSuffix)
-	if err := os.Rename(txn, txn+deletedSuffix); err == nil {
-		paths = append(paths, txn+deletedSuffix)
+	if s.txn.exists() {
+		if err := s.txn.rename(s.txn.path + deletedSuffix); err == nil {
+			paths = append(paths, s.txn.path)
+		}
 	}
 	return paths
 }
@@ -464,5 +475,5 @@ func (s *segment) flush() error {
 	if err := errors.Join(s.oidx.Flush(), s.tidx.Flush()); err != nil {
 		return ioErr("flush indexes of segment %d: %v", s.base, err)
 	}
-	return nil
+	return s.txn.flush()
 }

@@ -17,14 +17,17 @@ package broker
 //     RecordValidationException does; other errors leave both empty.
 //   - acks=0: no response at all; if any partition failed, the connection is closed so the producer notices
 //     and refreshes its metadata, as Kafka does.
+//   - Idempotent and transactional batches are checked against the partition's producer state (storage,
+//     reference 06 §3): a retry of one of the producer's last 5 batches succeeds with the original base
+//     offset and that batch's timestamp as LogAppendTime and is not written again; a stale epoch is
+//     INVALID_PRODUCER_EPOCH, a sequence gap OUT_OF_ORDER_SEQUENCE_NUMBER, a non-transactional batch inside
+//     an open transaction INVALID_TXN_STATE. UNKNOWN_PRODUCER_ID and DUPLICATE_SEQUENCE_NUMBER are never
+//     answered, as in Kafka 2.8.
+//   - Transactional batches need the request's transactional id: without one every partition is
+//     TRANSACTIONAL_ID_AUTHORIZATION_FAILED (KafkaApis: an unauthorized transactional id). As in Kafka 2.8
+//     the leader does not check that the partition was added to the transaction.
 //
 // Deviations:
-//   - Transactions are not implemented (no transaction coordinator). A request with a transactional id is
-//     answered TRANSACTIONAL_ID_AUTHORIZATION_FAILED for every partition, Kafka's answer when a producer
-//     may not use a transactional id; a transactional batch without one is INVALID_RECORD (Kafka would
-//     append it, but nothing could ever commit or abort it, and it would stall read_committed consumers).
-//   - Idempotent batches (producer id >= 0) are appended without sequence checks or deduplication until
-//     producer state exists; clients cannot obtain a producer id yet (no InitProducerId).
 //   - The response lists partitions in request order (Kafka: map order).
 
 import (
@@ -55,6 +58,7 @@ func handleProduce(b *Broker, ctx context.Context, r *Request) (Response, error)
 	resp.Topics = make([]kmsg.ProduceResponseTopic, len(req.Topics))
 	validAcks := req.Acks == -1 || req.Acks == 0 || req.Acks == 1
 	internalAllowed := r.ClientID() == adminClientID
+	txnWithoutID := req.TransactionID == nil && hasTransactionalBatch(req)
 	toAppend := make(map[storage.TopicPartition][]byte)
 	for i := range req.Topics {
 		rt := &req.Topics[i]
@@ -69,8 +73,8 @@ func handleProduce(b *Broker, ctx context.Context, r *Request) (Response, error)
 			tp := storage.TopicPartition{Topic: rt.Topic, Partition: rp.Partition}
 			var err error
 			switch {
-			case req.TransactionID != nil:
-				err = fmt.Errorf("%w: transactions are not supported", kerr.TransactionalIDAuthorizationFailed)
+			case txnWithoutID:
+				err = fmt.Errorf("%w: transactional records without a transactional id", kerr.TransactionalIDAuthorizationFailed)
 			case !b.replicas.KnownPartition(tp):
 				err = kerr.UnknownTopicOrPartition
 			default:
@@ -157,9 +161,6 @@ func validateProduceRecords(version int16, recs []byte) error {
 	if codec == record.CodecZstd && version < 7 {
 		return fmt.Errorf("%w: produce requests with version %d may not use zstd", record.ErrUnsupportedCompression, version)
 	}
-	if record.Batch(first).IsTransactional() {
-		return fmt.Errorf("%w: transactional batch without a transactional id", record.ErrInvalidRecord)
-	}
 	second, _, err := nextProduceBatch(rest)
 	if err != nil {
 		return err
@@ -168,6 +169,19 @@ func validateProduceRecords(version int16, recs []byte) error {
 		return fmt.Errorf("%w: produce requests with version %d are only allowed to contain exactly one record batch", record.ErrInvalidRecord, version)
 	}
 	return nil
+}
+
+// hasTransactionalBatch is ProduceRequest.hasTransactionalRecords: some partition's first batch has the
+// transactional attribute.
+func hasTransactionalBatch(req *kmsg.ProduceRequest) bool {
+	for _, t := range req.Topics {
+		for _, p := range t.Partitions {
+			if len(p.Records) > batchAttributesOffset+1 && record.Batch(p.Records).IsTransactional() {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // nextProduceBatch is ByteBufferLogInputStream.nextBatch: nil when fewer bytes than a complete batch remain,

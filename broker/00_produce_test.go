@@ -185,7 +185,7 @@ func TestProduce_RecordsMustBeExactlyOneV2Batch(t *testing.T) {
 		{"unknown magic", 7, badMagic, kerr.CorruptMessage.Code},
 		{"zstd before v7", 6, zbatch, kerr.UnsupportedCompressionType.Code},
 		{"zstd at v7", 7, zbatch, 0},
-		{"transactional batch without transactional id", 7, buildTestBatch(t, 1, txn, nil), kerr.InvalidRecord.Code},
+		{"transactional batch without transactional id", 7, buildTestBatch(t, 1, txn, nil), kerr.TransactionalIDAuthorizationFailed.Code},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			resp, err := db.call(handleProduce, produceRequest(c.version, 1, "t", map[int32][]byte{0: c.recs}), "c")
@@ -226,13 +226,17 @@ func TestProduce_AcksAllAndInvalidAcks(t *testing.T) {
 	}
 }
 
-func TestProduce_TransactionalIDIsRefused(t *testing.T) {
+// KafkaApis.handleProduceRequest: transactional records are only accepted with a transactional id (which an
+// authorizer would check); the leader does not ask the coordinator whether the partition was added.
+func TestProduce_TransactionalRecordsWithTransactionalIDAreAppended(t *testing.T) {
 	db := newDataBroker(t, nil, storage.TopicPartition{Topic: "t", Partition: 0})
-	req := produceRequest(8, 1, "t", map[int32][]byte{0: buildTestBatch(t, 1, record.DefaultBuildOptions(), nil)})
+	opt := record.DefaultBuildOptions()
+	opt.ProducerID, opt.ProducerEpoch, opt.BaseSequence, opt.Transactional = 5, 0, 0, true
+	req := produceRequest(8, 1, "t", map[int32][]byte{0: buildTestBatch(t, 1, opt, nil)})
 	id := "txn"
 	req.TransactionID = &id
 	resp, err := db.call(handleProduce, req, "c")
-	if err != nil || produceCodes(t, resp)[0].ErrorCode != kerr.TransactionalIDAuthorizationFailed.Code {
+	if err != nil || produceCodes(t, resp)[0].ErrorCode != 0 {
 		t.Fatalf("%+v %v", resp, err)
 	}
 }

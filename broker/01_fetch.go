@@ -10,8 +10,9 @@ package broker
 //     larger than the limits (KIP-74), the others stop at partition_max_bytes and the remaining response
 //     budget, and never return a first batch cut short.
 //   - Consumers (replica id -1, and -2 for debugging) read up to the HW (read_committed: the last stable
-//     offset, which is the HW until transactions exist; AbortedTransactions is then an empty array, else
-//     null); followers (replica id >= 0) up to the LEO, which records their position and may advance the HW.
+//     offset, with AbortedTransactions listing the aborted transactions overlapping the records returned,
+//     possibly none; null for read_uncommitted); followers (replica id >= 0) up to the LEO, which records
+//     their position and may advance the HW.
 //     Followers and consumers below v11 may only read from the leader; v11+ consumers may read from a
 //     follower (KIP-392). current_leader_epoch (v9+) fences stale (FENCED_LEADER_EPOCH) and future
 //     (UNKNOWN_LEADER_EPOCH) epochs.
@@ -116,7 +117,8 @@ func handleFetch(b *Broker, ctx context.Context, r *Request) (Response, error) {
 			res := &results[s]
 			op.errorCode = errorCode(b.log, res.Err)
 			op.highWatermark, op.lastStableOffset, op.logStartOffset = res.HighWatermark, res.LastStableOffset, res.LogStartOffset
-			op.abortedEmpty = readCommitted && res.Err == nil
+			op.readCommitted = readCommitted && res.Err == nil
+			op.aborted = res.AbortedTransactions
 			op.ranges = res.Ranges
 			if d := res.DivergingEpoch; d != nil && req.Version >= 12 {
 				op.diverging = &divergingEpoch{epoch: d.LeaderEpoch, endOffset: d.EndOffset}

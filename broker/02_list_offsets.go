@@ -3,10 +3,10 @@ package broker
 // ListOffsets, v1–v6 (v0's list of segment offsets is not served; v6 is the flexible encoding).
 //
 // Behaviour (KafkaApis.handleListOffsetRequestV1AndAbove, Partition.fetchOffsetForTimestamp, reference 08 §6):
-//   - timestamp -2 (earliest): the log start offset; -1 (latest): the HW for read_uncommitted and
-//     read_committed consumers (the last stable offset is the HW until transactions exist), the LEO for
-//     followers (replica id >= 0) and the debugging replica id -2; any other timestamp: the first offset whose
-//     record timestamp is >= it, below that bound, else offset and timestamp -1 with no error.
+//   - timestamp -2 (earliest): the log start offset; -1 (latest): the HW for read_uncommitted consumers, the
+//     last stable offset for read_committed ones (v2+), the LEO for followers (replica id >= 0) and the
+//     debugging replica id -2; any other timestamp: the first offset whose record timestamp is >= it,
+//     below that bound, else offset and timestamp -1 with no error.
 //   - Offsets and timestamps are -1 on every error. A partition listed twice in the request is
 //     INVALID_REQUEST. Not hosted here: NOT_LEADER_OR_FOLLOWER if the cluster has it, else
 //     UNKNOWN_TOPIC_OR_PARTITION. Only the leader answers, except for replica id -2.

@@ -38,6 +38,8 @@ func handleLeaderAndIsr(b *Broker, _ context.Context, r *Request) (Response, err
 		}
 		return storage.Config(b.cfg.TopicDefaults().Log())
 	})
+	b.groupsOnLeaderAndIsr(req) // offsets partitions led now are loaded, those lost are unloaded
+	b.txnOnLeaderAndIsr(req)    // the same for transaction state partitions
 	return Response{Msg: resp}, nil
 }
 

@@ -21,6 +21,8 @@ func handleStopReplica(b *Broker, _ context.Context, r *Request) (Response, erro
 		return Response{Msg: resp}, nil
 	}
 	resp := b.replicas.StopReplicas(req)
+	b.groupsOnStopReplica(req) // offsets partitions no longer led are unloaded
+	b.txnOnStopReplica(req)    // the same for transaction state partitions
 	for _, t := range req.Topics {
 		if !b.hostsTopic(t.Topic) {
 			b.topics.remove(t.Topic)

@@ -34,6 +34,7 @@ func handleUpdateMetadata(b *Broker, _ context.Context, r *Request) (Response, e
 		return Response{}, err
 	}
 	if len(deleted) > 0 {
+		b.groupsOnDeletedPartitions(deleted) // committed offsets of deleted partitions go too
 		b.log.WithFields(logrus.Fields{"partitions": len(deleted), "controller_epoch": req.ControllerEpoch}).
 			Debug("metadata: partitions of deleted topics removed")
 	}

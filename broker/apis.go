@@ -39,6 +39,25 @@ var apiTable = []apiEntry{
 	{kmsg.ElectLeaders, 0, 2, handleElectLeaders},
 	{kmsg.AlterPartition, 0, 0, handleAlterISR}, // AlterIsr: Kafka 2.8 serves v0 only
 	{kmsg.OffsetForLeaderEpoch, 0, 4, handleOffsetForLeaderEpoch},
+	// Consumer groups (broker/group).
+	{kmsg.OffsetCommit, 0, 8, handleOffsetCommit},
+	{kmsg.OffsetFetch, 0, 7, handleOffsetFetch},
+	{kmsg.FindCoordinator, 0, 3, handleFindCoordinator},
+	{kmsg.JoinGroup, 0, 7, handleJoinGroup},
+	{kmsg.Heartbeat, 0, 4, handleHeartbeat},
+	{kmsg.LeaveGroup, 0, 4, handleLeaveGroup},
+	{kmsg.SyncGroup, 0, 5, handleSyncGroup},
+	{kmsg.DescribeGroups, 0, 5, handleDescribeGroups},
+	{kmsg.ListGroups, 0, 4, handleListGroups},
+	{kmsg.DeleteGroups, 0, 2, handleDeleteGroups},
+	{kmsg.OffsetDelete, 0, 0, handleOffsetDelete},
+	// Transactions (broker/txn).
+	{kmsg.AddPartitionsToTxn, 0, 3, handleAddPartitionsToTxn},
+	{kmsg.AddOffsetsToTxn, 0, 3, handleAddOffsetsToTxn},
+	{kmsg.EndTxn, 0, 3, handleEndTxn},
+	{kmsg.WriteTxnMarkers, 0, 1, handleWriteTxnMarkers},
+	{kmsg.TxnOffsetCommit, 0, 3, handleTxnOffsetCommit},
+	{kmsg.InitProducerID, 0, 4, handleInitProducerID}, // idempotent producers too (22_init_producer_id.go)
 }
 
 // apis is the table compiled for lookup.

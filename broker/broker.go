@@ -15,8 +15,10 @@ import (
 	"github.com/sirupsen/logrus"
 
 	"github.com/samsa-broker/samsa/broker/config"
+	"github.com/samsa-broker/samsa/broker/group"
 	"github.com/samsa-broker/samsa/broker/metadata"
 	"github.com/samsa-broker/samsa/broker/replica"
+	"github.com/samsa-broker/samsa/broker/txn"
 	"github.com/samsa-broker/samsa/controller"
 	"github.com/samsa-broker/samsa/storage"
 	"github.com/samsa-broker/samsa/zkregistry"
@@ -41,6 +43,13 @@ type Broker struct {
 	alterISR *alterISRClient // AlterIsr channel to the controller, used by replicas
 	ctrl     *controller.Controller
 	topics   topicConfigs
+
+	groups *group.Coordinator // consumer groups and committed offsets (broker/group)
+
+	txn         *txn.Coordinator   // transaction coordinator (broker/txn)
+	txnOffsets  txn.GroupOffsets   // transactional offset commits in the group coordinator
+	markerConns *markerTransport   // WriteTxnMarkers connections to partition leaders
+	producerIDs *producerIDManager // blocks of /latest_producer_id_block (broker/producerid.go)
 
 	listeners []*listener
 	conns     connTracker
@@ -100,10 +109,11 @@ func (b *Broker) Start(ctx context.Context) (err error) {
 		Dirs: lm.Dirs, Default: storage.Config(lm.Default),
 		RetentionCheckIntervalMs: lm.RetentionCheckIntervalMs, FlushSchedulerIntervalMs: lm.FlushSchedulerIntervalMs,
 		FlushOffsetCheckpointIntervalMs: lm.FlushOffsetCheckpointIntervalMs, FlushStartOffsetCheckpointIntervalMs: lm.FlushStartOffsetCheckpointIntervalMs,
-		FileDeleteDelayMs: lm.FileDeleteDelayMs,
-		TopicConfig:       b.storedTopicConfig,
-		Cleaner:           b.cleanerConfig(),
-		TopicCompaction:   b.topicCompaction,
+		FileDeleteDelayMs:      lm.FileDeleteDelayMs,
+		TopicConfig:            b.storedTopicConfig,
+		Cleaner:                b.cleanerConfig(),
+		TopicCompaction:        b.topicCompaction,
+		ProducerIDExpirationMs: int64(b.cfg.TransactionalIDExpirationMs),
 	}, b.log.WithField("component", "log_manager"))
 	if err != nil {
 		return fmt.Errorf("load logs: %w", err)
@@ -119,6 +129,16 @@ func (b *Broker) Start(ctx context.Context) (err error) {
 	b.meta = metadata.NewCache(b.id)
 	b.replicas = replica.NewManager(b.id, b.logs, b.replicaConfig(), b.log.WithField("component", "replica_manager"))
 	b.replicas.Start(ctx)
+	if err := b.startGroupCoordinator(ctx); err != nil {
+		return err
+	}
+	b.producerIDs = newProducerIDManager(b.id, b.zk.AllocateProducerIDBlock, b.log.WithField("component", "producer_ids"))
+	if err := b.producerIDs.start(); err != nil {
+		return err
+	}
+	if err := b.startTxnCoordinator(ctx); err != nil {
+		return err
+	}
 	if err := b.register(); err != nil {
 		return err
 	}
@@ -324,6 +344,10 @@ func (b *Broker) Shutdown() {
 		}
 		b.conns.closeAll()
 		b.wg.Wait()
+		b.stopTxnCoordinator() // before the replica manager: its appends go through it
+		if b.groups != nil {
+			b.groups.Stop() // before the replica manager: its appends go through it
+		}
 		if b.replicas != nil {
 			b.replicas.Stop()
 		}

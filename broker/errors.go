@@ -28,6 +28,10 @@ var errorMap = []struct {
 	{storage.ErrRecordListTooLarge, kerr.RecordListTooLarge},
 	{storage.ErrLogClosed, kerr.NotLeaderForPartition},
 	{storage.ErrStorage, kerr.KafkaStorageError},
+	{storage.ErrInvalidProducerEpoch, kerr.InvalidProducerEpoch},
+	{storage.ErrOutOfOrderSequence, kerr.OutOfOrderSequenceNumber},
+	{storage.ErrInvalidTxnState, kerr.InvalidTxnState},
+	{storage.ErrTransactionCoordinatorFenced, kerr.TransactionCoordinatorFenced},
 	{context.DeadlineExceeded, kerr.RequestTimedOut},
 }
 

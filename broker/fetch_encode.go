@@ -28,10 +28,11 @@ type fetchResponsePartition struct {
 	highWatermark    int64
 	lastStableOffset int64 // v4+
 	logStartOffset   int64 // v5+
-	// abortedEmpty sends AbortedTransactions (v4+) as an empty array (read_committed, no aborted
-	// transactions yet) instead of null (read_uncommitted), as Kafka does.
-	abortedEmpty bool
-	ranges       []storage.FileRange // the records; none: an empty (not null) record set
+	// readCommitted sends AbortedTransactions (v4+) as an array, aborted, possibly empty (read_committed
+	// without an error), instead of null (read_uncommitted, errors), as Kafka does.
+	readCommitted bool
+	aborted       []storage.AbortedTxn
+	ranges        []storage.FileRange // the records; none: an empty (not null) record set
 	// diverging is the DivergingEpoch (v12, tagged field 0) for a follower whose last fetched epoch
 	// diverged; nil: the tag is left out.
 	diverging *divergingEpoch
@@ -57,6 +58,7 @@ func (f *fetchResponse) chunks() []Chunk {
 		size += 8 + len(t.name) + len(t.partitions)*fetchPartitionOverhead
 		for _, p := range t.partitions {
 			nRanges += len(p.ranges)
+			size += len(p.aborted) * 17
 		}
 	}
 	buf := make([]byte, 0, size)
@@ -83,8 +85,15 @@ func (f *fetchResponse) chunks() []Chunk {
 			}
 			switch {
 			case f.version < 4:
-			case p.abortedEmpty:
-				buf = appendWireArrayLen(buf, 0, flex)
+			case p.readCommitted:
+				buf = appendWireArrayLen(buf, len(p.aborted), flex)
+				for _, a := range p.aborted {
+					buf = binary.BigEndian.AppendUint64(buf, uint64(a.ProducerID))
+					buf = binary.BigEndian.AppendUint64(buf, uint64(a.FirstOffset))
+					if flex {
+						buf = append(buf, 0) // no tagged fields
+					}
+				}
 			default:
 				buf = appendWireNullArray(buf, flex)
 			}

@@ -80,8 +80,8 @@ func sampleFetchResponse(t *testing.T, l *storage.Log, version int16) (*fetchRes
 			{partition: 1, errorCode: 1, highWatermark: -1, lastStableOffset: -1, logStartOffset: -1},
 		}},
 		{name: "beta-topic", partitions: []fetchResponsePartition{
-			{partition: 7, highWatermark: 3, lastStableOffset: 3, logStartOffset: 0, abortedEmpty: true},
-			{partition: 2, highWatermark: 3, lastStableOffset: 3, logStartOffset: 1, abortedEmpty: true, ranges: r3},
+			{partition: 7, highWatermark: 3, lastStableOffset: 3, logStartOffset: 0, readCommitted: true},
+			{partition: 2, highWatermark: 3, lastStableOffset: 3, logStartOffset: 1, readCommitted: true, ranges: r3},
 		}},
 	}}
 	k := kmsg.NewPtrFetchResponse()

@@ -44,6 +44,16 @@ func failedProduce(err error, logStart int64) ProduceResult {
 // The batches are modified in place (offsets, leader epoch) and written before AppendRecords returns, so
 // they may alias a request buffer that is reused afterwards.
 func (m *Manager) AppendRecords(ctx context.Context, timeout time.Duration, acks int16, req map[storage.TopicPartition][]byte) map[storage.TopicPartition]ProduceResult {
+	return m.appendRecords(ctx, timeout, acks, req, false)
+}
+
+// AppendRecordsAsCoordinator is AppendRecords for batches the broker writes itself (Kafka's
+// AppendOrigin.Coordinator: transaction markers), appended with storage.Log.AppendAsCoordinator.
+func (m *Manager) AppendRecordsAsCoordinator(ctx context.Context, timeout time.Duration, acks int16, req map[storage.TopicPartition][]byte) map[storage.TopicPartition]ProduceResult {
+	return m.appendRecords(ctx, timeout, acks, req, true)
+}
+
+func (m *Manager) appendRecords(ctx context.Context, timeout time.Duration, acks int16, req map[storage.TopicPartition][]byte, asCoordinator bool) map[storage.TopicPartition]ProduceResult {
 	out := make(map[storage.TopicPartition]ProduceResult, len(req))
 	if acks != -1 && acks != 0 && acks != 1 {
 		for tp := range req {
@@ -64,7 +74,7 @@ func (m *Manager) AppendRecords(ctx context.Context, timeout time.Duration, acks
 			out[tp] = failedProduce(err, -1)
 			continue
 		}
-		info, logStart, hwMoved, err := p.appendRecordsToLeader(batch, acks, now)
+		info, logStart, hwMoved, err := p.appendRecordsToLeader(batch, acks, now, asCoordinator)
 		if err != nil {
 			out[tp] = failedProduce(err, logStart)
 			continue

@@ -11,8 +11,10 @@
 //	             └─ followers: Partition.makeFollower, then remove their fetchers and add them to the fetcher of
 //	                the new leader (endpoint from LiveLeaders, else the metadata cache), in Truncating state
 //	Produce ─▶ AppendRecords ─▶ Partition.appendRecordsToLeader ─▶ Log.AppendAsLeader, maybeIncrementLeaderHW
+//	             (AppendRecordsAsCoordinator: Log.AppendAsCoordinator, for transaction markers and group commits)
 //	             └ acks=-1: delayedProduce in the produce purgatory until HW >= last offset + 1 everywhere
-//	Fetch ─▶ FetchMessages ─▶ Partition.readRecords ─▶ Log.Read (bound: HW for consumers, LEO for followers)
+//	Fetch ─▶ FetchMessages ─▶ Partition.readRecords ─▶ Log.Read (bound: HW for consumers, LSO for read_committed
+//	             │  ones, which also get the aborted transactions of the range; LEO for followers)
 //	             │  v12 LastFetchedEpoch that diverged: no records, DivergingEpoch instead
 //	             │  follower fetch (replica id >= 0): updateFollowerFetchState ─▶ maybe expand ISR, maybe HW up
 //	             └ fewer than min_bytes: delayedFetch in the fetch purgatory, re-read on completion

@@ -19,8 +19,7 @@ type Isolation int8
 const (
 	// IsolationHighWatermark: read_uncommitted consumers see up to the HW.
 	IsolationHighWatermark Isolation = iota
-	// IsolationCommitted: read_committed consumers see up to the last stable offset, which is the HW until
-	// transactions exist.
+	// IsolationCommitted: read_committed consumers see up to the last stable offset (reference 06 §6).
 	IsolationCommitted
 	// IsolationLogEnd: followers replicate up to the LEO.
 	IsolationLogEnd
@@ -68,9 +67,12 @@ type FetchResult struct {
 	// Err is nil or a (wrapped) *kerr.Error or storage error, mapped by the broker's errorCode.
 	Err              error
 	HighWatermark    int64 // -1 on error (Kafka: Log.UnknownOffset)
-	LastStableOffset int64 // -1 on error; the HW while there are no transactions
+	LastStableOffset int64 // -1 on error
 	LogStartOffset   int64 // -1 on error
 	Ranges           []storage.FileRange
+	// AbortedTransactions (IsolationCommitted only) are the aborted transactions overlapping the records
+	// returned (reference 06 §7); nil when none or for other isolations.
+	AbortedTransactions []storage.AbortedTxn
 	// DivergingEpoch (v12, KIP-595's truncate-on-fetch): the follower's LastFetchedEpoch ended before its fetch
 	// offset here, or is unknown; it must truncate to this end before fetching again. nil: none. No records
 	// come with it.
@@ -177,20 +179,23 @@ func (p *Partition) readRecords(fp FetchPartition, iso Isolation, onlyLeader boo
 	}
 	// Offsets as they were before the read, as Kafka reports them: appends racing with the read must not
 	// make a follower look caught up.
-	hw, logStart, leo := l.HighWatermark(), l.LogStartOffset(), l.LogEndOffset()
+	hw, lso, logStart, leo := l.HighWatermark(), l.LastStableOffset(), l.LogStartOffset(), l.LogEndOffset()
 	if fp.LastFetchedEpoch >= 0 {
 		div, err := divergingEpoch(l, fp, logStart)
 		if err != nil {
 			return failedFetch(err)
 		}
 		if div != nil {
-			return FetchResult{HighWatermark: hw, LastStableOffset: hw, LogStartOffset: logStart, DivergingEpoch: div,
+			return FetchResult{HighWatermark: hw, LastStableOffset: lso, LogStartOffset: logStart, DivergingEpoch: div,
 				leaderLEO: leo, fetchTimeMs: nowMs}
 		}
 	}
 	bound := hw
-	if iso == IsolationLogEnd {
+	switch iso {
+	case IsolationLogEnd:
 		bound = leo
+	case IsolationCommitted:
+		bound = lso
 	}
 	// minOneMessage also tells the cases apart without minOne: a first batch larger than maxBytes comes back
 	// whole, and Kafka then answers nothing rather than a cut batch (firstEntryIncomplete, fetch v3+).
@@ -202,9 +207,16 @@ func (p *Partition) readRecords(fp FetchPartition, iso Isolation, onlyLeader boo
 		}
 		return failedFetch(err)
 	}
-	res := FetchResult{HighWatermark: hw, LastStableOffset: hw, LogStartOffset: logStart, Ranges: rr.Ranges, leaderLEO: leo, fetchTimeMs: nowMs}
+	res := FetchResult{HighWatermark: hw, LastStableOffset: lso, LogStartOffset: logStart, Ranges: rr.Ranges, leaderLEO: leo, fetchTimeMs: nowMs}
 	if !minOne && res.Size() > maxBytes {
 		res.Release()
+	}
+	if iso == IsolationCommitted && len(res.Ranges) > 0 {
+		// Log.read's addAbortedTransactions: what a read_committed consumer must skip in these records.
+		if res.AbortedTransactions, err = l.AbortedTransactions(fp.FetchOffset, res.Ranges[len(res.Ranges)-1]); err != nil {
+			res.Release()
+			return failedFetch(err)
+		}
 	}
 	return res
 }
@@ -303,8 +315,11 @@ func (p *Partition) bytesAvailable(fp FetchPartition, iso Isolation, onlyLeader 
 		}
 	}
 	end := l.HighWatermark()
-	if iso == IsolationLogEnd {
+	switch iso {
+	case IsolationLogEnd:
 		end = leo
+	case IsolationCommitted:
+		end = l.LastStableOffset()
 	}
 	if end <= fp.FetchOffset || fp.MaxBytes <= 0 {
 		return 0, false

@@ -23,7 +23,7 @@ type OffsetLookup struct {
 }
 
 // FetchOffsetForTimestamp answers ListOffsets for one partition (Partition.fetchOffsetForTimestamp):
-//   - latest (-1): the last fetchable offset for the isolation (HW, LSO = HW, or LEO for replicas), with the
+//   - latest (-1): the last fetchable offset for the isolation (HW, LSO, or LEO for replicas), with the
 //     current leader epoch; OFFSET_NOT_AVAILABLE for client requests while the HW has not yet reached the
 //     offset at which this leader's epoch started (right after an election);
 //   - earliest (-2): the log start offset;
@@ -54,8 +54,11 @@ func (p *Partition) fetchOffsetForTimestamp(ts int64, iso Isolation, currentLead
 	hw := l.HighWatermark()
 	lastFetchable := hw
 	clientRequest := iso != IsolationLogEnd
-	if !clientRequest {
+	switch iso {
+	case IsolationLogEnd:
 		lastFetchable = l.LogEndOffset()
+	case IsolationCommitted:
+		lastFetchable = l.LastStableOffset() // read_committed consumers never see past the LSO
 	}
 	var lagging error
 	if clientRequest && p.leaderEpochStartOffset > hw {

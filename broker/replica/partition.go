@@ -355,7 +355,7 @@ func (p *Partition) maybeIncrementLeaderHWLocked(nowMs int64) bool {
 // appendRecordsToLeader is Partition.appendRecordsToLeader: it appends one producer batch with the current
 // leader epoch and moves the HW. With acks=-1 a committed ISR smaller than min.insync.replicas refuses the
 // batch before anything is written.
-func (p *Partition) appendRecordsToLeader(batch []byte, acks int16, nowMs int64) (storage.AppendInfo, int64, bool, error) {
+func (p *Partition) appendRecordsToLeader(batch []byte, acks int16, nowMs int64, asCoordinator bool) (storage.AppendInfo, int64, bool, error) {
 	p.mu.RLock()
 	defer p.mu.RUnlock()
 	l := p.storageLog
@@ -366,7 +366,11 @@ func (p *Partition) appendRecordsToLeader(batch []byte, acks int16, nowMs int64)
 		return storage.AppendInfo{}, l.LogStartOffset(), false, fmt.Errorf("%w: %s: ISR %v is smaller than min.insync.replicas %d",
 			kerr.NotEnoughReplicas, p.tp, p.isr.isr, minISR)
 	}
-	info, err := l.AppendAsLeader(batch, p.leaderEpoch)
+	appendAs := l.AppendAsLeader
+	if asCoordinator {
+		appendAs = l.AppendAsCoordinator
+	}
+	info, err := appendAs(batch, p.leaderEpoch)
 	if err != nil {
 		return info, l.LogStartOffset(), false, err
 	}

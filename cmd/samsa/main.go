@@ -25,6 +25,7 @@ func commands() []command {
 		{"topics", "create, list, describe, alter or delete topics (like kafka-topics --bootstrap-server)", runTopics},
 		{"produce", "send lines from stdin as records (like kafka-console-producer)", runProduce},
 		{"consume", "print records of a topic (like kafka-console-consumer)", runConsume},
+		{"groups", "list consumer groups, describe their members, offsets and lag (like kafka-consumer-groups)", runGroups},
 	}
 }
 

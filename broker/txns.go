@@ -1,0 +1,303 @@
+package broker
+
+// Wiring of the transaction coordinator (broker/txn): its settings, its access to the __transaction_state
+// partitions through the replica manager, the WriteTxnMarkers channel to partition leaders, the creation
+// of __transaction_state on first need, and the hooks by which LeaderAndIsr and StopReplica tell it about
+// leadership changes.
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/sirupsen/logrus"
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/samsa-broker/samsa/broker/config"
+	"github.com/samsa-broker/samsa/broker/group"
+	"github.com/samsa-broker/samsa/broker/metadata"
+	"github.com/samsa-broker/samsa/broker/txn"
+	"github.com/samsa-broker/samsa/protocol"
+	"github.com/samsa-broker/samsa/storage"
+	"github.com/samsa-broker/samsa/zkregistry"
+)
+
+// startTxnCoordinator creates and starts the coordinator. Transactional ids map onto the partition count
+// of __transaction_state as it is in ZooKeeper now, or transaction.state.log.num.partitions when the topic
+// does not exist yet (TransactionStateManager.getTransactionTopicPartitionCount).
+func (b *Broker) startTxnCoordinator(ctx context.Context) error {
+	n := b.cfg.TransactionStateLogNumPartitions
+	a, err := b.zk.GetTopicAssignment(txn.TopicName)
+	switch {
+	case err == nil:
+		n = int32(len(a.Partitions))
+	case !errors.Is(err, zkregistry.ErrNoNode):
+		return fmt.Errorf("read %s partition count: %w", txn.TopicName, err)
+	}
+	b.markerConns = &markerTransport{b: b, conns: map[int32]*protocol.Client{}}
+	b.txnOffsets = groupTxnOffsets{b.groups}
+	b.txn = txn.New(b.txnConfig(n), txnPartitions{b}, b.producerIDs, b.markerConns, txn.SystemClock{},
+		b.log.WithField("component", "txn_coordinator"))
+	b.txn.Start(ctx)
+	return nil
+}
+
+func (b *Broker) txnConfig(numPartitions int32) txn.Config {
+	ms := func(v int64) time.Duration { return time.Duration(v) * time.Millisecond }
+	cfg := txn.DefaultConfig()
+	cfg.BrokerID = b.id
+	cfg.NumPartitions = numPartitions
+	cfg.MaxTimeout = ms(int64(b.cfg.TransactionMaxTimeoutMs))
+	cfg.IDExpiration = ms(int64(b.cfg.TransactionalIDExpirationMs))
+	cfg.AbortTimedOutInterval = ms(int64(b.cfg.TransactionAbortTimedOutTransactionCleanupIntervalMs))
+	cfg.RemoveExpiredInterval = ms(int64(b.cfg.TransactionRemoveExpiredTransactionCleanupIntervalMs))
+	cfg.LoadBufferSize = int(b.cfg.TransactionStateLogLoadBufferSize)
+	cfg.RequestTimeout = ms(int64(b.cfg.RequestTimeoutMs))
+	cfg.MarkersVersion = 0
+	if b.cfg.InterBrokerProtocol() >= config.V2_8_IV0 {
+		cfg.MarkersVersion = 1
+	}
+	return cfg
+}
+
+// stopTxnCoordinator stops the coordinator and drops the marker connections.
+func (b *Broker) stopTxnCoordinator() {
+	if b.txn != nil {
+		b.txn.Stop()
+	}
+	if b.markerConns != nil {
+		b.markerConns.close()
+	}
+}
+
+// txnPartitions gives the coordinator the __transaction_state partitions through the replica manager.
+type txnPartitions struct{ b *Broker }
+
+func (t txnPartitions) Append(ctx context.Context, partition int32, timeout time.Duration, batch []byte) (int64, error) {
+	tp := storage.TopicPartition{Topic: txn.TopicName, Partition: partition}
+	res := t.b.replicas.AppendRecordsAsCoordinator(ctx, timeout, -1, map[storage.TopicPartition][]byte{tp: batch})[tp]
+	if res.Err != nil {
+		return -1, kerr.ErrorForCode(errorCode(t.b.log, res.Err))
+	}
+	return res.BaseOffset, nil
+}
+
+func (t txnPartitions) Log(partition int32) (txn.Log, bool) {
+	p, ok := t.b.replicas.Partition(storage.TopicPartition{Topic: txn.TopicName, Partition: partition})
+	if !ok || !p.IsLeader() {
+		return nil, false
+	}
+	l := p.Log()
+	if l == nil {
+		return nil, false
+	}
+	return l, true
+}
+
+// groupTxnOffsets gives TxnOffsetCommit and WriteTxnMarkers the group coordinator's transactional offsets.
+type groupTxnOffsets struct{ g *group.Coordinator }
+
+func (o groupTxnOffsets) CommitTxnOffsets(ctx context.Context, req txn.TxnOffsetCommit) []int16 {
+	parts := make([]group.CommitPartition, len(req.Offsets))
+	for i, off := range req.Offsets {
+		parts[i] = group.CommitPartition{TopicPartition: group.TopicPartition{Topic: off.Topic, Partition: off.Partition},
+			Offset: off.Offset, LeaderEpoch: off.LeaderEpoch, Metadata: off.Metadata, CommitTimestamp: off.CommitTimestamp,
+			ExpireTimestamp: -1}
+	}
+	return o.g.CommitTxnOffsets(ctx, req.GroupID, req.ProducerID, req.ProducerEpoch, req.MemberID, req.InstanceID, req.Generation, parts)
+}
+
+func (o groupTxnOffsets) CompleteTxn(producerID int64, offsetsPartitions []int32, commit bool) {
+	o.g.CompleteTxn(producerID, offsetsPartitions, commit)
+}
+
+// markerTransport sends WriteTxnMarkers to partition leaders on the inter-broker listener (this broker
+// included, like Kafka), keeping one connection per broker.
+type markerTransport struct {
+	b *Broker
+
+	mu    sync.Mutex
+	conns map[int32]*protocol.Client // guarded by mu
+}
+
+// Leader is the partition's leader if it is alive and reachable on the inter-broker listener.
+func (t *markerTransport) Leader(tp txn.TopicPartition) (int32, bool) {
+	top, ok := t.b.meta.Snapshot().Topics[tp.Topic]
+	if !ok {
+		return -1, false
+	}
+	p, ok := top.Partition(tp.Partition)
+	if !ok {
+		return -1, false
+	}
+	if _, reachable := t.b.interBrokerEndpoint(p.Leader); p.Leader < 0 || !reachable {
+		return -1, true
+	}
+	return p.Leader, true
+}
+
+func (t *markerTransport) Send(ctx context.Context, id int32, req *kmsg.WriteTxnMarkersRequest) (*kmsg.WriteTxnMarkersResponse, error) {
+	addr, ok := t.b.interBrokerEndpoint(id)
+	if !ok {
+		return nil, fmt.Errorf("broker %d has no live %s endpoint", id, t.b.cfg.InterBrokerListener())
+	}
+	t.mu.Lock()
+	c := t.conns[id]
+	if c != nil && c.Addr() != addr {
+		_ = c.Close()
+		c = nil
+	}
+	t.mu.Unlock()
+	if c == nil {
+		timeout := time.Duration(t.b.cfg.RequestTimeoutMs) * time.Millisecond
+		var err error
+		if c, err = protocol.Dial(ctx, addr, fmt.Sprintf("broker-%d-txn-markers", t.b.id), timeout); err != nil {
+			return nil, err
+		}
+		t.mu.Lock()
+		if old := t.conns[id]; old != nil {
+			_ = old.Close()
+		}
+		t.conns[id] = c
+		t.mu.Unlock()
+	}
+	resp, err := c.Request(ctx, req)
+	if err != nil {
+		t.mu.Lock()
+		if t.conns[id] == c {
+			delete(t.conns, id)
+		}
+		t.mu.Unlock()
+		_ = c.Close()
+		return nil, err
+	}
+	return resp.(*kmsg.WriteTxnMarkersResponse), nil
+}
+
+func (t *markerTransport) close() {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	for id, c := range t.conns {
+		_ = c.Close()
+		delete(t.conns, id)
+	}
+}
+
+// createTransactionStateTopic creates __transaction_state with transaction.state.log.num.partitions and
+// transaction.state.log.replication.factor capped by the live brokers (with a warning), compacted,
+// uncompressed, min.insync.replicas = transaction.state.log.min.isr (capped by the replication factor),
+// unclean election disabled, segment.bytes = transaction.state.log.segment.bytes. Callers answer
+// COORDINATOR_NOT_AVAILABLE meanwhile; a concurrent creation is fine.
+func (b *Broker) createTransactionStateTopic() {
+	live := int16(len(b.meta.Snapshot().Brokers))
+	rf := b.cfg.TransactionStateLogReplicationFactor
+	if live < 1 {
+		return
+	}
+	if live < rf {
+		b.log.WithFields(logrus.Fields{"topic": txn.TopicName, "configured_replication_factor": rf, "live_brokers": live}).
+			Warn("fewer live brokers than transaction.state.log.replication.factor: creating the transaction state topic with a smaller replication factor")
+		rf = live
+	}
+	minISR := min(b.cfg.TransactionStateLogMinISR, int32(rf))
+	spec := topicSpec{name: txn.TopicName, partitions: b.cfg.TransactionStateLogNumPartitions, rf: rf, configs: map[string]string{
+		"cleanup.policy":                 "compact",
+		"compression.type":               "uncompressed",
+		"min.insync.replicas":            strconv.Itoa(int(minISR)),
+		"segment.bytes":                  strconv.Itoa(int(b.cfg.TransactionStateLogSegmentBytes)),
+		"unclean.leader.election.enable": "false",
+	}}
+	err := b.prepareTopic(&spec)
+	if err == nil {
+		err = b.createTopic(spec)
+	}
+	switch {
+	case err == nil:
+		b.log.WithFields(logrus.Fields{"topic": txn.TopicName, "partitions": spec.partitions, "replication_factor": rf}).
+			Info("created the transaction state topic")
+	case errors.Is(err, kerr.TopicAlreadyExists):
+	default:
+		b.log.WithError(err).WithField("topic", txn.TopicName).Warn("creating the transaction state topic failed")
+	}
+}
+
+// txnCoordinatorNode is the live leader of the transactional id's __transaction_state partition on
+// listener, or COORDINATOR_NOT_AVAILABLE while the topic is being created or the partition has no
+// reachable leader.
+func (b *Broker) txnCoordinatorNode(transactionalID, listener string) (metadata.Broker, metadata.Endpoint, error) {
+	snap := b.meta.Snapshot()
+	t, ok := snap.Topics[txn.TopicName]
+	if !ok {
+		b.createTransactionStateTopic()
+		return metadata.Broker{}, metadata.Endpoint{}, fmt.Errorf("%w: creating the transaction state topic", kerr.CoordinatorNotAvailable)
+	}
+	p, ok := t.Partition(b.txn.PartitionFor(transactionalID))
+	if !ok {
+		return metadata.Broker{}, metadata.Endpoint{}, fmt.Errorf("%w: transaction state partition unknown", kerr.CoordinatorNotAvailable)
+	}
+	br, ok := snap.Broker(p.Leader)
+	if !ok {
+		return metadata.Broker{}, metadata.Endpoint{}, fmt.Errorf("%w: transaction state partition %d has no live leader", kerr.CoordinatorNotAvailable, p.Index)
+	}
+	ep, ok := br.Endpoint(listener)
+	if !ok {
+		return metadata.Broker{}, metadata.Endpoint{}, fmt.Errorf("%w: the coordinator has no %s listener", kerr.CoordinatorNotAvailable, listener)
+	}
+	return br, ep, nil
+}
+
+// txnOnLeaderAndIsr tells the coordinator which __transaction_state partitions this LeaderAndIsr made this
+// broker lead (load them, the leader epoch being the coordinator epoch) or stop leading (unload them).
+func (b *Broker) txnOnLeaderAndIsr(req *kmsg.LeaderAndISRRequest) {
+	visit := func(topic string, st kmsg.LeaderAndISRRequestTopicPartition) {
+		if topic != txn.TopicName {
+			return
+		}
+		p, ok := b.replicas.Partition(storage.TopicPartition{Topic: topic, Partition: st.Partition})
+		switch {
+		case ok && p.IsLeader() && p.LeaderEpoch() == st.LeaderEpoch:
+			b.txn.OnElection(st.Partition, st.LeaderEpoch)
+		case !ok || !p.IsLeader():
+			b.txn.OnResignation(st.Partition, st.LeaderEpoch)
+		}
+	}
+	for _, st := range req.PartitionStates { // v0-v1
+		visit(st.Topic, st)
+	}
+	for _, ts := range req.TopicStates { // v2+
+		for _, st := range ts.PartitionStates {
+			visit(ts.Topic, st)
+		}
+	}
+}
+
+// txnOnStopReplica unloads the __transaction_state partitions a StopReplica took away from this broker.
+func (b *Broker) txnOnStopReplica(req *kmsg.StopReplicaRequest) {
+	resign := func(partition, epoch int32) {
+		p, ok := b.replicas.Partition(storage.TopicPartition{Topic: txn.TopicName, Partition: partition})
+		if !ok || !p.IsLeader() {
+			b.txn.OnResignation(partition, epoch)
+		}
+	}
+	for _, t := range req.Topics {
+		if t.Topic != txn.TopicName {
+			continue
+		}
+		switch {
+		case req.Version == 0:
+			resign(t.Partition, -1)
+		case req.Version <= 2:
+			for _, p := range t.Partitions {
+				resign(p, -1)
+			}
+		default:
+			for _, ps := range t.PartitionStates {
+				resign(ps.Partition, ps.LeaderEpoch)
+			}
+		}
+	}
+}

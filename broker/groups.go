@@ -13,7 +13,6 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/sirupsen/logrus"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
@@ -101,62 +100,23 @@ func (o offsetsPartitions) Log(partition int32) (group.Log, bool) {
 	return l, true
 }
 
-// createOffsetsTopic creates __consumer_offsets with offsets.topic.num.partitions and
-// offsets.topic.replication.factor capped by the live brokers (with a warning), compacted, with
-// segment.bytes=offsets.topic.segment.bytes and compression.type=producer. Callers answer
-// COORDINATOR_NOT_AVAILABLE meanwhile; a concurrent creation is fine.
-func (b *Broker) createOffsetsTopic() {
-	live := int16(len(b.meta.Snapshot().Brokers))
-	rf := b.cfg.OffsetsTopicReplicationFactor
-	if live < 1 {
-		return // no metadata yet: nothing to place replicas on
-	}
-	if live < rf {
-		b.log.WithFields(logrus.Fields{"topic": group.TopicName, "configured_replication_factor": rf, "live_brokers": live}).
-			Warn("fewer live brokers than offsets.topic.replication.factor: creating the offsets topic with a smaller replication factor")
-		rf = live
-	}
-	spec := topicSpec{name: group.TopicName, partitions: b.cfg.OffsetsTopicNumPartitions, rf: rf, configs: map[string]string{
-		"cleanup.policy":   "compact",
-		"compression.type": "producer",
-		"segment.bytes":    strconv.Itoa(int(b.cfg.OffsetsTopicSegmentBytes)),
-	}}
-	err := b.prepareTopic(&spec)
-	if err == nil {
-		err = b.createTopic(spec)
-	}
-	switch {
-	case err == nil:
-		b.log.WithFields(logrus.Fields{"topic": group.TopicName, "partitions": spec.partitions, "replication_factor": rf}).
-			Info("created the offsets topic")
-	case errors.Is(err, kerr.TopicAlreadyExists):
-	default:
-		b.log.WithError(err).WithField("topic", group.TopicName).Warn("creating the offsets topic failed")
-	}
+// offsetsTopic is __consumer_offsets: offsets.topic.num.partitions and offsets.topic.replication.factor,
+// compacted, segment.bytes=offsets.topic.segment.bytes, compression.type=producer.
+func (b *Broker) offsetsTopic() internalTopic {
+	return internalTopic{name: group.TopicName, partitions: b.cfg.OffsetsTopicNumPartitions,
+		rf: b.cfg.OffsetsTopicReplicationFactor, rfKey: "offsets.topic.replication.factor",
+		configs: func(int16) map[string]string {
+			return map[string]string{
+				"cleanup.policy":   "compact",
+				"compression.type": "producer",
+				"segment.bytes":    strconv.Itoa(int(b.cfg.OffsetsTopicSegmentBytes)),
+			}
+		}}
 }
 
-// groupCoordinatorNode is the live leader of the group's offsets partition on listener, or a Kafka error
-// (COORDINATOR_NOT_AVAILABLE while the topic is being created or the partition has no reachable leader).
+// groupCoordinatorNode is the coordinator of a group: the leader of its offsets partition.
 func (b *Broker) groupCoordinatorNode(groupID, listener string) (metadata.Broker, metadata.Endpoint, error) {
-	snap := b.meta.Snapshot()
-	t, ok := snap.Topics[group.TopicName]
-	if !ok {
-		b.createOffsetsTopic()
-		return metadata.Broker{}, metadata.Endpoint{}, fmt.Errorf("%w: creating the offsets topic", kerr.CoordinatorNotAvailable)
-	}
-	p, ok := t.Partition(b.groups.PartitionFor(groupID))
-	if !ok {
-		return metadata.Broker{}, metadata.Endpoint{}, fmt.Errorf("%w: offsets partition unknown", kerr.CoordinatorNotAvailable)
-	}
-	br, ok := snap.Broker(p.Leader)
-	if !ok {
-		return metadata.Broker{}, metadata.Endpoint{}, fmt.Errorf("%w: offsets partition %d has no live leader", kerr.CoordinatorNotAvailable, p.Index)
-	}
-	ep, ok := br.Endpoint(listener)
-	if !ok {
-		return metadata.Broker{}, metadata.Endpoint{}, fmt.Errorf("%w: the coordinator has no %s listener", kerr.CoordinatorNotAvailable, listener)
-	}
-	return br, ep, nil
+	return b.coordinatorNode(b.offsetsTopic(), b.groups.PartitionFor(groupID), listener)
 }
 
 // groupClient identifies a request's connection the way Kafka records members: the client id and the

@@ -13,7 +13,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/sirupsen/logrus"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
@@ -187,67 +186,28 @@ func (t *markerTransport) close() {
 	}
 }
 
-// createTransactionStateTopic creates __transaction_state with transaction.state.log.num.partitions and
-// transaction.state.log.replication.factor capped by the live brokers (with a warning), compacted,
-// uncompressed, min.insync.replicas = transaction.state.log.min.isr (capped by the replication factor),
-// unclean election disabled, segment.bytes = transaction.state.log.segment.bytes. Callers answer
-// COORDINATOR_NOT_AVAILABLE meanwhile; a concurrent creation is fine.
-func (b *Broker) createTransactionStateTopic() {
-	live := int16(len(b.meta.Snapshot().Brokers))
-	rf := b.cfg.TransactionStateLogReplicationFactor
-	if live < 1 {
-		return
-	}
-	if live < rf {
-		b.log.WithFields(logrus.Fields{"topic": txn.TopicName, "configured_replication_factor": rf, "live_brokers": live}).
-			Warn("fewer live brokers than transaction.state.log.replication.factor: creating the transaction state topic with a smaller replication factor")
-		rf = live
-	}
-	minISR := min(b.cfg.TransactionStateLogMinISR, int32(rf))
-	spec := topicSpec{name: txn.TopicName, partitions: b.cfg.TransactionStateLogNumPartitions, rf: rf, configs: map[string]string{
-		"cleanup.policy":                 "compact",
-		"compression.type":               "uncompressed",
-		"min.insync.replicas":            strconv.Itoa(int(minISR)),
-		"segment.bytes":                  strconv.Itoa(int(b.cfg.TransactionStateLogSegmentBytes)),
-		"unclean.leader.election.enable": "false",
-	}}
-	err := b.prepareTopic(&spec)
-	if err == nil {
-		err = b.createTopic(spec)
-	}
-	switch {
-	case err == nil:
-		b.log.WithFields(logrus.Fields{"topic": txn.TopicName, "partitions": spec.partitions, "replication_factor": rf}).
-			Info("created the transaction state topic")
-	case errors.Is(err, kerr.TopicAlreadyExists):
-	default:
-		b.log.WithError(err).WithField("topic", txn.TopicName).Warn("creating the transaction state topic failed")
-	}
+// transactionStateTopic is __transaction_state: transaction.state.log.num.partitions and
+// transaction.state.log.replication.factor, compacted, uncompressed, min.insync.replicas =
+// transaction.state.log.min.isr (capped by the replication factor), unclean election disabled,
+// segment.bytes = transaction.state.log.segment.bytes.
+func (b *Broker) transactionStateTopic() internalTopic {
+	return internalTopic{name: txn.TopicName, partitions: b.cfg.TransactionStateLogNumPartitions,
+		rf: b.cfg.TransactionStateLogReplicationFactor, rfKey: "transaction.state.log.replication.factor",
+		configs: func(rf int16) map[string]string {
+			return map[string]string{
+				"cleanup.policy":                 "compact",
+				"compression.type":               "uncompressed",
+				"min.insync.replicas":            strconv.Itoa(int(min(b.cfg.TransactionStateLogMinISR, int32(rf)))),
+				"segment.bytes":                  strconv.Itoa(int(b.cfg.TransactionStateLogSegmentBytes)),
+				"unclean.leader.election.enable": "false",
+			}
+		}}
 }
 
-// txnCoordinatorNode is the live leader of the transactional id's __transaction_state partition on
-// listener, or COORDINATOR_NOT_AVAILABLE while the topic is being created or the partition has no
-// reachable leader.
+// txnCoordinatorNode is the coordinator of a transactional id: the leader of its __transaction_state
+// partition.
 func (b *Broker) txnCoordinatorNode(transactionalID, listener string) (metadata.Broker, metadata.Endpoint, error) {
-	snap := b.meta.Snapshot()
-	t, ok := snap.Topics[txn.TopicName]
-	if !ok {
-		b.createTransactionStateTopic()
-		return metadata.Broker{}, metadata.Endpoint{}, fmt.Errorf("%w: creating the transaction state topic", kerr.CoordinatorNotAvailable)
-	}
-	p, ok := t.Partition(b.txn.PartitionFor(transactionalID))
-	if !ok {
-		return metadata.Broker{}, metadata.Endpoint{}, fmt.Errorf("%w: transaction state partition unknown", kerr.CoordinatorNotAvailable)
-	}
-	br, ok := snap.Broker(p.Leader)
-	if !ok {
-		return metadata.Broker{}, metadata.Endpoint{}, fmt.Errorf("%w: transaction state partition %d has no live leader", kerr.CoordinatorNotAvailable, p.Index)
-	}
-	ep, ok := br.Endpoint(listener)
-	if !ok {
-		return metadata.Broker{}, metadata.Endpoint{}, fmt.Errorf("%w: the coordinator has no %s listener", kerr.CoordinatorNotAvailable, listener)
-	}
-	return br, ep, nil
+	return b.coordinatorNode(b.transactionStateTopic(), b.txn.PartitionFor(transactionalID), listener)
 }
 
 // txnOnLeaderAndIsr tells the coordinator which __transaction_state partitions this LeaderAndIsr made this

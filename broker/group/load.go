@@ -7,13 +7,13 @@ package group
 import (
 	"context"
 	"encoding/binary"
-	"errors"
 	"fmt"
 	"time"
 
 	"github.com/sirupsen/logrus"
 	"github.com/twmb/franz-go/pkg/kerr"
 
+	"github.com/samsa-broker/samsa/storage"
 	"github.com/samsa-broker/samsa/storage/record"
 )
 
@@ -165,51 +165,10 @@ func (c *Coordinator) readPartition(ctx context.Context, p int32) (map[string]*l
 		return g
 	}
 	pendingByProducer := map[int64]map[string]bool{} // producer id → groups with pending transactional offsets
-	off := l.LogStartOffset()
-	bufSize := max(c.cfg.LoadBufferSize, 1)
-	for off < l.LogEndOffset() {
-		if ctx.Err() != nil {
-			return groups, ctx.Err()
-		}
-		res, err := l.Read(off, bufSize, -1, true)
-		if err != nil {
-			return groups, err
-		}
-		var data []byte
-		for _, fr := range res.Ranges {
-			b, err := fr.Bytes()
-			if fr.Release != nil {
-				fr.Release()
-			}
-			if err != nil {
-				return groups, err
-			}
-			data = append(data, b...)
-		}
-		if len(data) == 0 {
-			break
-		}
-		next := off
-		for len(data) > 0 {
-			b, rest, err := record.Next(data)
-			if errors.Is(err, record.ErrTruncated) {
-				break // the read ended inside a batch: reread from it
-			}
-			if err != nil {
-				return groups, err
-			}
-			data = rest
-			if err := c.replayBatch(b, get, pendingByProducer); err != nil {
-				return groups, err
-			}
-			next = b.NextOffset()
-		}
-		if next == off {
-			// One batch larger than the buffer: Kafka grows the buffer to fit it.
-			bufSize *= 2
-			continue
-		}
-		off = next
+	if err := storage.ScanBatches(ctx, l, c.cfg.LoadBufferSize, func(b record.Batch) error {
+		return c.replayBatch(b, get, pendingByProducer)
+	}); err != nil {
+		return groups, err
 	}
 	for id, g := range groups {
 		if g.value == nil && len(g.offsets) == 0 && len(g.pendingTxn) == 0 {

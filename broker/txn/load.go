@@ -8,12 +8,12 @@ package txn
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"time"
 
 	"github.com/sirupsen/logrus"
 
+	"github.com/samsa-broker/samsa/storage"
 	"github.com/samsa-broker/samsa/storage/record"
 )
 
@@ -179,50 +179,10 @@ func (s *stateManager) readPartition(ctx context.Context, p int32) (map[string]*
 	if !ok {
 		return txns, fmt.Errorf("no local log for %s-%d", TopicName, p)
 	}
-	off := l.LogStartOffset()
-	bufSize := max(s.cfg.LoadBufferSize, 1)
-	for off < l.LogEndOffset() {
-		if err := ctx.Err(); err != nil {
-			return txns, err
-		}
-		res, err := l.Read(off, bufSize, -1, true)
-		if err != nil {
-			return txns, err
-		}
-		var data []byte
-		for _, fr := range res.Ranges {
-			b, err := fr.Bytes()
-			if fr.Release != nil {
-				fr.Release()
-			}
-			if err != nil {
-				return txns, err
-			}
-			data = append(data, b...)
-		}
-		if len(data) == 0 {
-			break
-		}
-		next := off
-		for len(data) > 0 {
-			b, rest, err := record.Next(data)
-			if errors.Is(err, record.ErrTruncated) {
-				break
-			}
-			if err != nil {
-				return txns, err
-			}
-			data = rest
-			if err := s.replayBatch(b, txns); err != nil {
-				return txns, err
-			}
-			next = b.NextOffset()
-		}
-		if next == off {
-			bufSize *= 2 // one batch larger than the buffer: grow to fit it, as Kafka does
-			continue
-		}
-		off = next
+	if err := storage.ScanBatches(ctx, l, s.cfg.LoadBufferSize, func(b record.Batch) error {
+		return s.replayBatch(b, txns)
+	}); err != nil {
+		return txns, err
 	}
 	return txns, nil
 }

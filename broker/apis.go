@@ -35,6 +35,7 @@ var apiTable = []apiEntry{
 	{kmsg.CreateTopics, 0, 7, handleCreateTopics},
 	{kmsg.DeleteTopics, 0, 6, handleDeleteTopics},
 	{kmsg.DescribeConfigs, 0, 4, handleDescribeConfigs},
+	{kmsg.DescribeProducers, 0, 0, handleDescribeProducers},
 	{kmsg.CreatePartitions, 0, 3, handleCreatePartitions},
 	{kmsg.ElectLeaders, 0, 2, handleElectLeaders},
 	{kmsg.AlterPartition, 0, 0, handleAlterISR}, // AlterIsr: Kafka 2.8 serves v0 only

@@ -3,7 +3,7 @@ GO      ?= go
 BIN     := bin/samsa
 PKGS    := ./...
 
-.PHONY: build test unit integration bench fuzz lint run stop chaos zookeeper clean
+.PHONY: build test unit integration bench fuzz lint run stop chaos zookeeper clean sarama-functional
 
 build:
 	$(GO) build -o $(BIN) ./cmd/samsa
@@ -41,6 +41,11 @@ run: build zookeeper
 
 stop:
 	@scripts/cluster.sh stop
+
+# Sarama's own functional tests (go test -tags functional) against a fresh 3-broker cluster behind toxiproxy,
+# apart from `make run`'s ports and ./run/; prints pass/fail/skip counts. See scripts/sarama-functional.sh.
+sarama-functional: zookeeper
+	@scripts/sarama-functional.sh
 
 clean:
 	rm -rf bin .bench-tmp

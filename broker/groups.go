@@ -129,30 +129,10 @@ func groupClient(r *Request) group.Client {
 	return group.Client{ID: r.ClientID(), Host: "/" + host}
 }
 
-// groupsOnLeaderAndIsr tells the coordinator which offsets partitions this LeaderAndIsr made this broker
-// lead (load them) or stop leading (unload them), from the replica manager's state after applying it
-// (KafkaApis.onLeadershipChange).
+// groupsOnLeaderAndIsr loads the offsets partitions this LeaderAndIsr made this broker lead and unloads
+// those it lost (KafkaApis.onLeadershipChange).
 func (b *Broker) groupsOnLeaderAndIsr(req *kmsg.LeaderAndISRRequest) {
-	visit := func(topic string, st kmsg.LeaderAndISRRequestTopicPartition) {
-		if topic != group.TopicName {
-			return
-		}
-		p, ok := b.replicas.Partition(storage.TopicPartition{Topic: topic, Partition: st.Partition})
-		switch {
-		case ok && p.IsLeader() && p.LeaderEpoch() == st.LeaderEpoch:
-			b.groups.OnElection(st.Partition, st.LeaderEpoch)
-		case !ok || !p.IsLeader():
-			b.groups.OnResignation(st.Partition, st.LeaderEpoch)
-		}
-	}
-	for _, st := range req.PartitionStates { // v0-v1
-		visit(st.Topic, st)
-	}
-	for _, ts := range req.TopicStates { // v2+
-		for _, st := range ts.PartitionStates {
-			visit(ts.Topic, st)
-		}
-	}
+	b.coordinatorOnLeaderAndIsr(group.TopicName, b.groups, req)
 }
 
 // groupsOnStopReplica unloads the offsets partitions a StopReplica took away from this broker.

@@ -11,8 +11,10 @@ import (
 
 	"github.com/sirupsen/logrus"
 	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/samsa-broker/samsa/broker/metadata"
+	"github.com/samsa-broker/samsa/storage"
 )
 
 // internalTopic describes one internal topic.
@@ -76,4 +78,37 @@ func (b *Broker) coordinatorNode(it internalTopic, partition int32, listener str
 		return metadata.Broker{}, metadata.Endpoint{}, fmt.Errorf("%w: the coordinator has no %s listener", kerr.CoordinatorNotAvailable, listener)
 	}
 	return br, ep, nil
+}
+
+// partitionCoordinator is a coordinator that owns the partitions of an internal topic this broker leads:
+// the group and the transaction coordinators.
+type partitionCoordinator interface {
+	OnElection(partition, epoch int32)
+	OnResignation(partition, epoch int32)
+}
+
+// coordinatorOnLeaderAndIsr tells c which partitions of its topic this LeaderAndIsr made this broker lead
+// (load them, at that leader epoch) or stop leading (unload them), judged from the replica manager's state
+// after the request was applied (KafkaApis.onLeadershipChange).
+func (b *Broker) coordinatorOnLeaderAndIsr(topic string, c partitionCoordinator, req *kmsg.LeaderAndISRRequest) {
+	visit := func(t string, st kmsg.LeaderAndISRRequestTopicPartition) {
+		if t != topic {
+			return
+		}
+		p, ok := b.replicas.Partition(storage.TopicPartition{Topic: t, Partition: st.Partition})
+		switch {
+		case ok && p.IsLeader() && p.LeaderEpoch() == st.LeaderEpoch:
+			c.OnElection(st.Partition, st.LeaderEpoch)
+		case !ok || !p.IsLeader():
+			c.OnResignation(st.Partition, st.LeaderEpoch)
+		}
+	}
+	for _, st := range req.PartitionStates { // v0-v1
+		visit(st.Topic, st)
+	}
+	for _, ts := range req.TopicStates { // v2+
+		for _, st := range ts.PartitionStates {
+			visit(ts.Topic, st)
+		}
+	}
 }

@@ -210,29 +210,10 @@ func (b *Broker) txnCoordinatorNode(transactionalID, listener string) (metadata.
 	return b.coordinatorNode(b.transactionStateTopic(), b.txn.PartitionFor(transactionalID), listener)
 }
 
-// txnOnLeaderAndIsr tells the coordinator which __transaction_state partitions this LeaderAndIsr made this
-// broker lead (load them, the leader epoch being the coordinator epoch) or stop leading (unload them).
+// txnOnLeaderAndIsr loads the __transaction_state partitions this LeaderAndIsr made this broker lead
+// (the leader epoch being the coordinator epoch) and unloads those it lost.
 func (b *Broker) txnOnLeaderAndIsr(req *kmsg.LeaderAndISRRequest) {
-	visit := func(topic string, st kmsg.LeaderAndISRRequestTopicPartition) {
-		if topic != txn.TopicName {
-			return
-		}
-		p, ok := b.replicas.Partition(storage.TopicPartition{Topic: topic, Partition: st.Partition})
-		switch {
-		case ok && p.IsLeader() && p.LeaderEpoch() == st.LeaderEpoch:
-			b.txn.OnElection(st.Partition, st.LeaderEpoch)
-		case !ok || !p.IsLeader():
-			b.txn.OnResignation(st.Partition, st.LeaderEpoch)
-		}
-	}
-	for _, st := range req.PartitionStates { // v0-v1
-		visit(st.Topic, st)
-	}
-	for _, ts := range req.TopicStates { // v2+
-		for _, st := range ts.PartitionStates {
-			visit(ts.Topic, st)
-		}
-	}
+	b.coordinatorOnLeaderAndIsr(txn.TopicName, b.txn, req)
 }
 
 // txnOnStopReplica unloads the __transaction_state partitions a StopReplica took away from this broker.

@@ -28,13 +28,9 @@ import (
 // __consumer_offsets as it is in ZooKeeper now, or offsets.topic.num.partitions when the topic does not
 // exist yet; it stays fixed for the broker's lifetime (GroupMetadataManager.getGroupMetadataTopicPartitionCount).
 func (b *Broker) startGroupCoordinator(ctx context.Context) error {
-	n := b.cfg.OffsetsTopicNumPartitions
-	a, err := b.zk.GetTopicAssignment(group.TopicName)
-	switch {
-	case err == nil:
-		n = int32(len(a.Partitions))
-	case !errors.Is(err, zkregistry.ErrNoNode):
-		return fmt.Errorf("read %s partition count: %w", group.TopicName, err)
+	n, err := b.partitionCount(b.offsetsTopic())
+	if err != nil {
+		return err
 	}
 	b.groups = group.New(b.groupConfig(n), offsetsPartitions{b}, group.SystemClock{}, b.log.WithField("component", "group_coordinator"))
 	b.groups.Start(ctx)

@@ -15,6 +15,7 @@ import (
 
 	"github.com/samsa-broker/samsa/broker/metadata"
 	"github.com/samsa-broker/samsa/storage"
+	"github.com/samsa-broker/samsa/zkregistry"
 )
 
 // internalTopic describes one internal topic.
@@ -111,4 +112,18 @@ func (b *Broker) coordinatorOnLeaderAndIsr(topic string, c partitionCoordinator,
 			visit(ts.Topic, st)
 		}
 	}
+}
+
+// partitionCount is the internal topic's partition count as it is in ZooKeeper now, or the configured
+// count when the topic does not exist yet. Coordinators hash keys over it, and it stays fixed for the
+// broker's lifetime (Kafka's getGroupMetadataTopicPartitionCount / getTransactionTopicPartitionCount).
+func (b *Broker) partitionCount(it internalTopic) (int32, error) {
+	a, err := b.zk.GetTopicAssignment(it.name)
+	switch {
+	case err == nil:
+		return int32(len(a.Partitions)), nil
+	case errors.Is(err, zkregistry.ErrNoNode):
+		return it.partitions, nil
+	}
+	return 0, fmt.Errorf("read %s partition count: %w", it.name, err)
 }

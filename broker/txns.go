@@ -7,7 +7,6 @@ package broker
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"strconv"
 	"sync"
@@ -22,20 +21,15 @@ import (
 	"github.com/samsa-broker/samsa/broker/txn"
 	"github.com/samsa-broker/samsa/protocol"
 	"github.com/samsa-broker/samsa/storage"
-	"github.com/samsa-broker/samsa/zkregistry"
 )
 
 // startTxnCoordinator creates and starts the coordinator. Transactional ids map onto the partition count
 // of __transaction_state as it is in ZooKeeper now, or transaction.state.log.num.partitions when the topic
 // does not exist yet (TransactionStateManager.getTransactionTopicPartitionCount).
 func (b *Broker) startTxnCoordinator(ctx context.Context) error {
-	n := b.cfg.TransactionStateLogNumPartitions
-	a, err := b.zk.GetTopicAssignment(txn.TopicName)
-	switch {
-	case err == nil:
-		n = int32(len(a.Partitions))
-	case !errors.Is(err, zkregistry.ErrNoNode):
-		return fmt.Errorf("read %s partition count: %w", txn.TopicName, err)
+	n, err := b.partitionCount(b.transactionStateTopic())
+	if err != nil {
+		return err
 	}
 	b.markerConns = &markerTransport{b: b, conns: map[int32]*protocol.Client{}}
 	b.txnOffsets = groupTxnOffsets{b.groups}

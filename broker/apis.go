@@ -40,6 +40,8 @@ var apiTable = []apiEntry{
 	{kmsg.ElectLeaders, 0, 2, handleElectLeaders},
 	{kmsg.AlterPartition, 0, 0, handleAlterISR}, // AlterIsr: Kafka 2.8 serves v0 only
 	{kmsg.OffsetForLeaderEpoch, 0, 4, handleOffsetForLeaderEpoch},
+	{kmsg.DeleteRecords, 0, 2, handleDeleteRecords},
+	{kmsg.DescribeLogDirs, 0, 2, handleDescribeLogDirs},
 	// Consumer groups (broker/group).
 	{kmsg.OffsetCommit, 0, 8, handleOffsetCommit},
 	{kmsg.OffsetFetch, 0, 7, handleOffsetFetch},

@@ -97,6 +97,10 @@ func (c Config) Validate() error {
 	return errors.Join(errs...)
 }
 
+// AllowsDelete reports whether cleanup.policy contains delete: only then may DeleteRecords move
+// the log start offset (Kafka's LogConfig.delete, checked by Partition.deleteRecordsOnLeader).
+func (c Config) AllowsDelete() bool { return c.hasPolicy("delete") }
+
 func (c Config) hasPolicy(p string) bool {
 	for _, q := range strings.Split(c.CleanupPolicy, ",") {
 		if strings.TrimSpace(q) == p {

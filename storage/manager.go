@@ -348,6 +348,20 @@ func (m *Manager) Dirs() []string {
 	return out
 }
 
+// DirLogs returns the logs of every log dir, keyed by the dir's absolute path as Dirs lists it
+// (every dir has an entry, possibly empty). Used by DescribeLogDirs (LogManager.allLogs grouped by
+// parent dir).
+func (m *Manager) DirLogs() map[string][]*Log {
+	out := make(map[string][]*Log, len(m.dirs))
+	for _, d := range m.dirs {
+		out[d.path] = nil
+	}
+	for _, ml := range m.snapshot() {
+		out[ml.dir.path] = append(out[ml.dir.path], ml.log)
+	}
+	return out
+}
+
 func (m *Manager) snapshot() []*managedLog {
 	m.mu.Lock()
 	defer m.mu.Unlock()

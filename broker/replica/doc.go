@@ -21,6 +21,9 @@
 //	fetcher (one goroutine per leader broker and fetcher id, num.replica.fetchers):
 //	   Truncating partitions ─▶ OffsetsForLeaderEpoch(latest local epoch) ─▶ truncate (KIP-101/KIP-279) ─▶ Fetching
 //	   Fetching partitions ─▶ one Fetch v12 ─▶ Log.AppendAsFollower, HW = min(leader HW, LEO), log start follows
+//	DeleteRecords ─▶ Partition.deleteRecordsOnLeader ─▶ Log.DeleteRecordsBefore (offset -1: the HW)
+//	             └ delayedDeleteRecords in the DeleteRecords purgatory until the low watermark (min log start of
+//	               the leader and its alive followers, which report theirs in every fetch) reaches the offset
 //	isr-expiration (every replica.lag.time.max.ms/2) ─▶ Partition.maybeShrinkISR ─┐
 //	follower fetch at the HW ─▶ Partition.maybeExpandISR ─────────────────────────┴▶ alterISRManager ─▶ AlterIsr
 //	   (Config.AlterISR: the broker's channel to the controller) ─▶ answer ─▶ committed ISR + zkVersion, HW up

@@ -242,7 +242,8 @@ func divergingEpoch(l *storage.Log, fp FetchPartition, logStart int64) (*EpochEn
 }
 
 // updateFollowerFetchState is ReplicaManager.updateFollowerFetchState: for each partition read without
-// error, the follower's fetch offset becomes its LEO on the leader. A fetcher that is not an assigned replica
+// error, the follower's fetch offset becomes its LEO on the leader and its log start offset the one it
+// reported (the low watermark of DeleteRecords). A fetcher that is not an assigned replica
 // gets no records.
 func (m *Manager) updateFollowerFetchState(p *FetchParams, results []FetchResult) {
 	for i, fp := range p.Partitions {
@@ -253,7 +254,7 @@ func (m *Manager) updateFollowerFetchState(p *FetchParams, results []FetchResult
 		if !ok {
 			continue
 		}
-		known, hwMoved := part.updateFollowerFetchState(p.ReplicaID, fp.FetchOffset, fp.LogStartOffset, results[i].fetchTimeMs, results[i].leaderLEO)
+		known, hwMoved, logStartMoved := part.updateFollowerFetchState(p.ReplicaID, fp.FetchOffset, fp.LogStartOffset, results[i].fetchTimeMs, results[i].leaderLEO)
 		if !known {
 			part.log.WithField("replica_id", p.ReplicaID).Warn("fetch from a broker that is not an assigned replica; returning no records")
 			results[i].Release()
@@ -261,6 +262,9 @@ func (m *Manager) updateFollowerFetchState(p *FetchParams, results []FetchResult
 		}
 		if hwMoved {
 			m.tryCompleteDelayed(fp.TopicPartition, true)
+		} else if logStartMoved {
+			// The follower's log start may have raised the low watermark a DeleteRecords waits for.
+			m.deleteRecords.CheckAndComplete(fp.TopicPartition)
 		}
 	}
 }

@@ -29,8 +29,9 @@ type Manager struct {
 	// parts is copy-on-write: replaced under stateMu, read without locks on every produce and fetch.
 	parts atomic.Pointer[map[storage.TopicPartition]*Partition]
 
-	produce *purgatory.Purgatory[storage.TopicPartition]
-	fetch   *purgatory.Purgatory[storage.TopicPartition]
+	produce       *purgatory.Purgatory[storage.TopicPartition]
+	fetch         *purgatory.Purgatory[storage.TopicPartition]
+	deleteRecords *purgatory.Purgatory[storage.TopicPartition]
 
 	// hwCheckpointing is set by the first LeaderAndIsr: only then does the checkpoint task (and Stop) write
 	// replication-offset-checkpoint, so a broker stopped before learning its partitions keeps the old file.
@@ -68,6 +69,11 @@ func NewManager(brokerID int32, logs *storage.Manager, cfg Config, lg *logrus.En
 	if err != nil {
 		panic(fmt.Sprintf("replica: fetch purgatory: %v", err))
 	}
+	// delete.records.purgatory.purge.interval.requests is 1 in Kafka: DeleteRecords is rare.
+	m.deleteRecords, err = purgatory.New[storage.TopicPartition](purgatory.Config{Name: "DeleteRecords", PurgeInterval: 1}, lg)
+	if err != nil {
+		panic(fmt.Sprintf("replica: delete records purgatory: %v", err))
+	}
 	m.brokerEpoch.Store(-1)
 	m.fetchers = newFetcherManager(m)
 	if cfg.AlterISR != nil {
@@ -104,6 +110,7 @@ func (m *Manager) Start(ctx context.Context) {
 	ctx, m.cancel = context.WithCancel(ctx)
 	m.produce.Start(ctx)
 	m.fetch.Start(ctx)
+	m.deleteRecords.Start(ctx)
 	m.wg.Add(2)
 	go m.checkpointLoop(ctx)
 	go m.isrExpirationLoop(ctx)
@@ -116,7 +123,7 @@ func (m *Manager) Start(ctx context.Context) {
 	}
 }
 
-// Stop stops the replica fetchers, answers every waiting produce and fetch from the current state
+// Stop stops the replica fetchers, answers every waiting produce, fetch and DeleteRecords from the current state
 // (purgatory shutdown), stops the periodic tasks and writes a last HW checkpoint (ReplicaManager.shutdown).
 // Call it before closing the storage.Manager. Idempotent.
 func (m *Manager) Stop() {
@@ -134,6 +141,7 @@ func (m *Manager) Stop() {
 	m.wg.Wait()
 	m.fetch.Shutdown()
 	m.produce.Shutdown()
+	m.deleteRecords.Shutdown()
 	if m.hwCheckpointing.Load() {
 		if err := m.CheckpointHighWatermarks(); err != nil {
 			m.log.WithError(err).Error("final high watermark checkpoint failed")
@@ -179,6 +187,9 @@ func (m *Manager) CheckpointHighWatermarks() error {
 // Delayed returns the number of produce and fetch requests waiting in the purgatories (Kafka's
 // NumDelayedOperations metrics).
 func (m *Manager) Delayed() (produce, fetch int) { return m.produce.Delayed(), m.fetch.Delayed() }
+
+// DelayedDeleteRecords is the number of DeleteRecords requests waiting for their low watermark.
+func (m *Manager) DelayedDeleteRecords() int { return m.deleteRecords.Delayed() }
 
 // ControllerEpoch is the highest controller epoch accepted from LeaderAndIsr or StopReplica.
 func (m *Manager) ControllerEpoch() int32 { return m.controllerEpoch.Load() }
@@ -246,10 +257,14 @@ func (m *Manager) UpdateTopicConfig(topic string, logCfg storage.Config, minInsy
 
 // tryCompleteDelayed re-checks the operations waiting on tp (ReplicaManager.tryCompleteDelayedRequests).
 // Call it with no partition lock held. Produces wait for the HW; fetches for the HW (consumers) or the LEO
-// (followers), so an append that did not move the HW only pokes the fetch purgatory.
+// (followers), so an append that did not move the HW only pokes the fetch purgatory. DeleteRecords waits
+// for the low watermark, which only follower fetches move (see updateFollowerFetchState); it is checked
+// with the HW events as Kafka's checkAndCompleteAll does, which also covers role changes and StopReplica
+// (called here with hwMoved): a waiting DeleteRecords then answers NOT_LEADER_OR_FOLLOWER at once.
 func (m *Manager) tryCompleteDelayed(tp storage.TopicPartition, hwMoved bool) {
 	if hwMoved {
 		m.produce.CheckAndComplete(tp)
+		m.deleteRecords.CheckAndComplete(tp)
 	}
 	m.fetch.CheckAndComplete(tp)
 }

@@ -413,18 +413,22 @@ func (p *Partition) localLogLocked(currentLeaderEpoch int32, requireLeader bool)
 
 // updateFollowerFetchState records a follower's fetch (Partition.updateFollowerFetchState), proposes adding
 // the follower to the ISR when it caught up (reference 03 §5.3), and advances the HW if the follower's LEO
-// moved. known is false when the fetcher is not an assigned replica.
-func (p *Partition) updateFollowerFetchState(followerID int32, fetchOffset, logStart, fetchTimeMs, leaderLEO int64) (known, hwMoved bool) {
+// moved. known is false when the fetcher is not an assigned replica; logStartMoved reports that the
+// follower's log start offset changed (the low watermark may have moved).
+func (p *Partition) updateFollowerFetchState(followerID int32, fetchOffset, logStart, fetchTimeMs, leaderLEO int64) (known, hwMoved, logStartMoved bool) {
 	p.mu.RLock()
 	r, ok := p.remotes[followerID]
 	if !ok {
 		p.mu.RUnlock()
-		return false, false
+		return false, false, false
 	}
 	p.hwMu.Lock()
-	prev := r.leo
+	prev, prevLogStart := r.leo, r.logStartOffset
 	r.updateFetchState(fetchOffset, logStart, fetchTimeMs, leaderLEO)
 	p.hwMu.Unlock()
+	// Kafka compares the low watermark before and after (when a DeleteRecords waits); it can only move when
+	// a replica's log start did, and checking a purgatory key nobody watches is cheap.
+	logStartMoved = prevLogStart != logStart
 	expand := p.needsExpandISRLocked(followerID)
 	p.mu.RUnlock()
 	if expand {
@@ -435,5 +439,5 @@ func (p *Partition) updateFollowerFetchState(followerID int32, fetchOffset, logS
 		hwMoved = p.maybeIncrementLeaderHWLocked(fetchTimeMs)
 		p.mu.RUnlock()
 	}
-	return true, hwMoved
+	return true, hwMoved, logStartMoved
 }

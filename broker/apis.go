@@ -42,6 +42,8 @@ var apiTable = []apiEntry{
 	{kmsg.OffsetForLeaderEpoch, 0, 4, handleOffsetForLeaderEpoch},
 	{kmsg.DeleteRecords, 0, 2, handleDeleteRecords},
 	{kmsg.DescribeLogDirs, 0, 2, handleDescribeLogDirs},
+	{kmsg.AlterPartitionAssignments, 0, 0, handleAlterPartitionReassignments},
+	{kmsg.ListPartitionReassignments, 0, 0, handleListPartitionReassignments},
 	// Consumer groups (broker/group).
 	{kmsg.OffsetCommit, 0, 8, handleOffsetCommit},
 	{kmsg.OffsetFetch, 0, 7, handleOffsetFetch},

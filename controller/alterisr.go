@@ -88,11 +88,13 @@ func (c *Controller) alterISR(brokerID int32, brokerEpoch int64, changes []ISRCh
 	for _, ch := range changes {
 		tp := ch.TopicPartition
 		cur, known := c.cc.leadership[tp]
-		if known && !c.cc.isDeleting(tp.Topic) {
+		// A topic queued for deletion waits for its reassignments, which need the ISR to grow.
+		deleting := c.cc.isDeleting(tp.Topic) && !c.cc.reassigning[tp]
+		if known && !deleting {
 			requested = append(requested, tp)
 		}
 		switch {
-		case !known || c.cc.assignment(tp) == nil || c.cc.isDeleting(tp.Topic):
+		case !known || c.cc.assignment(tp) == nil || deleting:
 			results[tp] = ISRResult{Err: kerr.UnknownTopicOrPartition}
 		case ch.LeaderEpoch != cur.LeaderEpoch:
 			results[tp] = ISRResult{Err: kerr.FencedLeaderEpoch}
@@ -121,6 +123,17 @@ func (c *Controller) alterISR(brokerID int32, brokerEpoch int64, changes []ISRCh
 	sortTPs(requested)
 	c.addUpdateMetadata(b, c.cc.registeredIDs(), requested)
 	c.sendBatch(b)
+	// A reassignment completes once its target replicas are all in the ISR (reference 02 §14 step 4).
+	var reassigning []TopicPartition
+	for _, tp := range requested {
+		if r := results[tp]; r.Err == nil && c.cc.reassigning[tp] {
+			reassigning = append(reassigning, tp)
+		}
+	}
+	if err := c.resumeReassignments(reassigning); err != nil {
+		c.afterError(err)
+		return nil, kerr.NotController
+	}
 	return results, nil
 }
 

@@ -156,6 +156,16 @@ func (c *Controller) onBrokerStartup(ids []int32) error {
 	if _, err := c.triggerOnlinePartitionStateChange(); err != nil {
 		return err
 	}
+	// Reassignments waiting for a target replica on these brokers go on.
+	var resume []TopicPartition
+	for _, tp := range sortedTPKeys(c.cc.reassigning) {
+		if slices.ContainsFunc(c.cc.targetReplicas(tp), isNew) {
+			resume = append(resume, tp)
+		}
+	}
+	if err := c.resumeReassignments(resume); err != nil {
+		return err
+	}
 	// Deletions waiting for these brokers resume.
 	for _, d := range c.cc.deletions {
 		for r := range d.replicas {

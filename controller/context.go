@@ -1,6 +1,7 @@
 package controller
 
 import (
+	"maps"
 	"slices"
 
 	"github.com/samsa-broker/samsa/zkregistry"
@@ -58,8 +59,18 @@ type replica struct {
 // topicInfo is one topic's assignment.
 type topicInfo struct {
 	id         zkregistry.UUID
-	partitions map[int32][]int32 // partition -> replicas, preferred leader first
-	watch      *zkregistry.Watcher
+	partitions map[int32][]int32 // partition -> replicas (RS), preferred leader first
+	// adding and removing hold AR and RR of partitions being reassigned (reference 02 §8); partitions holds
+	// their full set RS = TRS ++ (ORS - TRS).
+	adding   map[int32][]int32
+	removing map[int32][]int32
+	watch    *zkregistry.Watcher
+}
+
+// znode is the topic's /brokers/topics/<topic> content as the context knows it.
+func (t *topicInfo) znode() zkregistry.TopicAssignment {
+	return zkregistry.TopicAssignment{Partitions: maps.Clone(t.partitions), Adding: maps.Clone(t.adding),
+		Removing: maps.Clone(t.removing), TopicID: t.id}
 }
 
 // topicDeletion is a topic queued in /admin/delete_topics (Kafka's TopicDeletionManager state).
@@ -99,6 +110,10 @@ type controllerContext struct {
 	leadership   map[TopicPartition]zkregistry.PartitionState // cached state znodes with zkVersion
 	states       map[TopicPartition]partitionState
 	deletions    map[string]*topicDeletion // topics queued for deletion
+	reassigning  map[TopicPartition]bool   // Kafka's partitionsBeingReassigned
+	// zkReassignCzxid identifies the /admin/reassign_partitions znode whose creation was last handled: Kafka
+	// reacts to its creation only, not to the rewrites that drop completed entries.
+	zkReassignCzxid int64
 }
 
 func newControllerContext(epoch, epochZkVersion int32) *controllerContext {
@@ -111,6 +126,7 @@ func newControllerContext(epoch, epochZkVersion int32) *controllerContext {
 		leadership:     make(map[TopicPartition]zkregistry.PartitionState),
 		states:         make(map[TopicPartition]partitionState),
 		deletions:      make(map[string]*topicDeletion),
+		reassigning:    make(map[TopicPartition]bool),
 	}
 }
 
@@ -200,6 +216,7 @@ func (cc *controllerContext) removeTopic(topic string) {
 	for _, tp := range cc.partitionsOf(topic) {
 		delete(cc.leadership, tp)
 		delete(cc.states, tp)
+		delete(cc.reassigning, tp)
 	}
 	delete(cc.topics, topic)
 	delete(cc.deletions, topic)

@@ -263,6 +263,8 @@ func (c *Controller) handleActive(ev event) error {
 		return c.onAutoRebalance()
 	case preferredElectionZnode:
 		return c.onPreferredElectionZnode(e)
+	case reassignmentZnode:
+		return c.onReassignmentZnode(e)
 	}
 	return nil
 }

@@ -16,7 +16,9 @@ import (
 //
 // A replica on an offline broker, or one that answered an error, is "ineligible": the topic stays queued
 // (its metadata already gone from the brokers) until a broker hosting one of its replicas starts, then the
-// failed replicas are asked again. Topics queued for deletion do not elect leaders and reject new partitions.
+// failed replicas are asked again. Topics queued for deletion do not elect leaders and reject new partitions
+// and reassignments; a topic queued while one of its partitions is being reassigned starts its deletion only
+// when the reassignments end (with the replicas it then has).
 //
 // Deviation from Kafka: a replica being deleted gets one StopReplica(delete=true), where Kafka first sends
 // StopReplica(delete=false) and shrinks the ISR in ZooKeeper (OfflineReplica) before it; both znodes and
@@ -84,8 +86,8 @@ func (c *Controller) resumeDeletions() error {
 				d.replicas[r] = deletionPending // asked again once the topic is eligible
 			}
 		}
-		if !d.ineligible {
-			eligible = append(eligible, topic)
+		if !d.ineligible && !(!d.started && c.cc.topicReassigning(topic)) {
+			eligible = append(eligible, topic) // a reassignment in progress holds the start back
 		}
 	}
 	c.onTopicDeletion(eligible)
@@ -102,8 +104,13 @@ func (c *Controller) onTopicDeletion(topics []string) {
 	for _, topic := range topics {
 		d := c.cc.deletions[topic]
 		if !d.started {
+			// Reassignments that completed since the topic was queued changed its replicas.
+			d.replicas = make(map[replica]replicaDeletionState)
 			for _, tp := range c.cc.partitionsOf(topic) {
 				c.setPartitionState(tp, nonExistentPartition)
+				for _, r := range c.cc.assignment(tp) {
+					d.replicas[replica{tp: tp, broker: r}] = deletionPending
+				}
 			}
 			d.started = true
 		}

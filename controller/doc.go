@@ -38,7 +38,7 @@
 // delete flag). All carry the controller id and epoch and the target broker's epoch (KIP-380).
 //
 // Requests brokers send to the controller enter the loop through call (AlterISR, ControlledShutdown,
-// ElectLeaders; the broker's handlers wait for the answer):
+// ElectLeaders, reassignments; the broker's handlers wait for the answer):
 //   - AlterIsr (alterisr.go): a leader's ISR change, checked against the cached leadership and written
 //     conditionally on the zkVersion the leader knows; no leader epoch bump, UpdateMetadata only.
 //   - ControlledShutdown (shutdown.go): the broker joins the shutting-down set (registered, so it still gets
@@ -46,13 +46,20 @@
 //     election picks it); its leaderships move, it leaves the ISRs it follows.
 //   - ElectLeaders (preferred.go): preferred or unclean elections on demand; the same file holds the legacy
 //     /admin/preferred_replica_election watch and the auto leader rebalance timer (a termed event).
+//   - AlterPartitionReassignments / ListPartitionReassignments (reassign.go): see Reassignment below.
 //
 // Liveness: cc.brokers holds every registered broker (Kafka's liveOrShuttingDownBrokers); isLive excludes
 // the shutting-down ones. Broker changes are applied failures first (bounced brokers fail, then start), so
 // the elections a startup triggers never pick a broker that is gone. When replicas of one partition go
 // offline together the ISR keeps the last leader (never empty), the only clean candidate later.
 //
-// Not implemented: partition reassignment, ISR-change and log-dir-failure notifications (their stale
+// Reassignment (reassign.go, reassign_zk.go; KIP-455, reference 02 §8): AlterPartitionReassignments and the
+// legacy /admin/reassign_partitions znode write RS/AR/RR to the topic znode, send LeaderAndIsr with the
+// adding and removing replicas, and complete once the target replicas are all in the ISR (checked after
+// AlterIsr, broker startup and failover): Reassign election if needed, removed replicas stopped and
+// deleted, topic znode back to RS = TRS. A topic being reassigned is not deleted until the moves end.
+//
+// Not implemented: ISR-change and log-dir-failure notifications (their stale
 // children are deleted at failover), KAFKA_STORAGE_ERROR offline replicas, dynamic
 // unclean.leader.election.enable changes (read from ZooKeeper at each election instead).
 package controller

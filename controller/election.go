@@ -133,3 +133,16 @@ func controlledShutdownLeader(assignment, isr []int32, registered, shuttingDown 
 	}
 	return zkregistry.NoLeader, nil, false
 }
+
+// reassignPartitionLeader is PartitionLeaderElectionAlgorithms.reassignPartitionLeaderElection, used when a
+// reassignment completes and the leader is not a target replica or is not live: the first target replica
+// (reassignment order) that is live and in the ISR. The ISR is kept (the removed replicas leave it next);
+// every target replica receives the LeaderAndIsr.
+func reassignPartitionLeader(target, isr []int32, live liveFunc) (int32, bool) {
+	for _, r := range target {
+		if live(r) && slices.Contains(isr, r) {
+			return r, true
+		}
+	}
+	return zkregistry.NoLeader, false
+}

@@ -65,6 +65,15 @@ type preferredElectionZnode struct {
 	exists bool
 }
 
+// reassignmentZnode: /admin/reassign_partitions was created, changed or deleted. czxid tells a new znode
+// from a rewrite of the one already handled.
+type reassignmentZnode struct {
+	termed
+	data   []byte
+	exists bool
+	czxid  int64
+}
+
 // callEvent runs fn on the loop (Controller.call).
 type callEvent struct{ fn func() }
 

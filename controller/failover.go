@@ -9,7 +9,7 @@ import (
 )
 
 // failover loads the cluster from ZooKeeper and brings it to a consistent state: Kafka's
-// onControllerFailover (reference 02 §3), without reassignments (not implemented).
+// onControllerFailover (reference 02 §3).
 func (c *Controller) failover() error {
 	if err := c.enableFeatureVersioning(); err != nil {
 		return err
@@ -31,6 +31,8 @@ func (c *Controller) failover() error {
 		c.zk.WatchData(zkregistry.PreferredReplicaElectionPath, func(ctx context.Context, data []byte, stat *zkregistry.Stat) {
 			c.post(ctx, preferredElectionZnode{termed: termed{term}, data: data, exists: stat != nil})
 		}),
+		// Likewise step 9's first half (reassignments listed in /admin/reassign_partitions).
+		c.watchZKReassignment(),
 	)
 	// Notifications written before this term are stale: the state is read in full below. (ISR changes
 	// reach the controller through AlterIsr or the state znodes; log-dir events are not handled yet.)
@@ -69,6 +71,11 @@ func (c *Controller) failover() error {
 		return err
 	}
 	if _, err := c.triggerOnlinePartitionStateChange(); err != nil {
+		return err
+	}
+	// Step 9: reassignments an earlier controller started, recorded in the topic znodes' adding and
+	// removing replicas, continue (or complete).
+	if err := c.resumeReassignments(sortedTPKeys(c.cc.reassigning)); err != nil {
 		return err
 	}
 	if err := c.resumeDeletions(); err != nil {

@@ -122,6 +122,7 @@ const (
 	uncleanElection                                    // ElectLeaders UNCLEAN: offline election with allowUnclean
 	preferredElection                                  // the preferred replica, if live and in the ISR
 	controlledShutdownElection                         // an ISR member that is not shutting down
+	reassignElection                                   // a target replica in the ISR (reassignment completion)
 )
 
 func (s electionStrategy) String() string {
@@ -132,6 +133,8 @@ func (s electionStrategy) String() string {
 		return "unclean"
 	case preferredElection:
 		return "preferred"
+	case reassignElection:
+		return "reassign"
 	default:
 		return "controlled_shutdown"
 	}
@@ -238,6 +241,13 @@ func (c *Controller) decideLeader(tp TopicPartition, cur zkregistry.PartitionSta
 			return next, nil, false, "no isr member outside the shutting-down brokers"
 		}
 		recipients = liveReplicas(a, c.cc.isRegistered)
+	case reassignElection:
+		// At completion (B3) the context's assignment is already the target (B2).
+		var ok bool
+		if leader, ok = reassignPartitionLeader(a, cur.ISR, c.cc.isLive); !ok {
+			return next, nil, false, "no target replica live and in the isr"
+		}
+		isr, recipients = slices.Clone(cur.ISR), slices.Clone(a)
 	}
 	next = zkregistry.PartitionState{Leader: leader, LeaderEpoch: cur.LeaderEpoch + 1, ISR: isr,
 		ControllerEpoch: c.cc.epoch, ZKVersion: cur.ZKVersion}

@@ -186,7 +186,7 @@ func (c *Controller) scheduleRebalance(d time.Duration) {
 // (of topics not being deleted) are grouped by preferred replica; for each broker b, the imbalance is the
 // share of its preferred partitions led by another broker (partitions without a leader do not count). Above
 // leader.imbalance.per.broker.percentage, preferred elections run for those partitions whose preferred
-// replica is live and in the ISR. (No reassignment can be in progress: they are not implemented.)
+// replica is live and in the ISR. Nothing is done while a reassignment is in progress.
 func (c *Controller) onAutoRebalance() error {
 	defer c.scheduleRebalance(c.cfg.LeaderImbalanceCheckInterval)
 	return c.rebalanceLeaders(c.cfg.LeaderImbalancePerBrokerPercentage)
@@ -194,6 +194,9 @@ func (c *Controller) onAutoRebalance() error {
 
 // rebalanceLeaders is the imbalance check with threshold pct (percent).
 func (c *Controller) rebalanceLeaders(pct int) error {
+	if len(c.cc.reassigning) > 0 {
+		return nil // Kafka does not rebalance while any partition is being reassigned
+	}
 	byPreferred := make(map[int32][]TopicPartition)
 	for _, tp := range c.cc.allPartitions() {
 		if a := c.cc.assignment(tp); len(a) > 0 && !c.cc.isDeleting(tp.Topic) {

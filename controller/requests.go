@@ -34,9 +34,10 @@ type requestBatch struct {
 }
 
 type lisrEntry struct {
-	state    zkregistry.PartitionState
-	replicas []int32
-	isNew    bool
+	state            zkregistry.PartitionState
+	replicas         []int32 // RS
+	adding, removing []int32 // AR, RR: empty unless the partition is being reassigned
+	isNew            bool
 }
 
 func newBatch() *requestBatch {
@@ -64,7 +65,9 @@ func (c *Controller) addLeaderAndIsr(b *requestBatch, brokers []int32, tp TopicP
 			m = make(map[TopicPartition]lisrEntry)
 			b.lisr[id] = m
 		}
-		m[tp] = lisrEntry{state: st, replicas: slices.Clone(c.cc.assignment(tp)), isNew: isNew || m[tp].isNew}
+		adding, removing := c.cc.reassignmentOf(tp)
+		m[tp] = lisrEntry{state: st, replicas: slices.Clone(c.cc.assignment(tp)), adding: adding, removing: removing,
+			isNew: isNew || m[tp].isNew}
 	}
 	c.addUpdateMetadata(b, c.cc.registeredIDs(), []TopicPartition{tp})
 }
@@ -164,7 +167,7 @@ func (c *Controller) leaderAndIsrRequest(to zkregistry.BrokerInfo, entries map[T
 		ts.PartitionStates = append(ts.PartitionStates, kmsg.LeaderAndISRRequestTopicPartition{
 			Partition: tp.Partition, ControllerEpoch: e.state.ControllerEpoch, Leader: e.state.Leader,
 			LeaderEpoch: e.state.LeaderEpoch, ISR: slices.Clone(e.state.ISR), ZKVersion: e.state.ZKVersion,
-			Replicas: e.replicas, AddingReplicas: []int32{}, RemovingReplicas: []int32{}, IsNew: e.isNew,
+			Replicas: e.replicas, AddingReplicas: e.adding, RemovingReplicas: e.removing, IsNew: e.isNew,
 		})
 		leaders[e.state.Leader] = true
 	}

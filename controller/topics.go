@@ -57,7 +57,16 @@ func (c *Controller) addTopics(names []string) ([]TopicPartition, error) {
 			}
 			c.log.WithFields(logrus.Fields{"topic": name, "topic_id": a.TopicID.String()}).Info("assigned topic id")
 		}
-		c.cc.topics[name] = &topicInfo{id: a.TopicID, partitions: maps.Clone(a.Partitions), watch: watches[name]}
+		t := &topicInfo{id: a.TopicID, partitions: maps.Clone(a.Partitions), adding: make(map[int32][]int32),
+			removing: make(map[int32][]int32), watch: watches[name]}
+		for p := range t.partitions {
+			// Kafka's isBeingReassigned: a reassignment an earlier controller started (reference 02 §3 step 4).
+			if len(a.Adding[p]) > 0 || len(a.Removing[p]) > 0 {
+				t.adding[p], t.removing[p] = slices.Clone(a.Adding[p]), slices.Clone(a.Removing[p])
+				c.cc.reassigning[TopicPartition{Topic: name, Partition: p}] = true
+			}
+		}
+		c.cc.topics[name] = t
 		tps = append(tps, c.cc.partitionsOf(name)...)
 	}
 	sortTPs(tps)
@@ -118,8 +127,7 @@ func (c *Controller) onPartitionModification(e partitionModification) error {
 	if c.cc.isDeleting(e.topic) {
 		c.log.WithFields(logrus.Fields{"topic": e.topic, "partitions": added}).
 			Warn("topic is being deleted: reverting added partitions")
-		a.Partitions = maps.Clone(t.partitions)
-		a.TopicID = t.id
+		a = t.znode()
 		if err := c.zk.SetTopicAssignment(c.cc.epochZkVersion, e.topic, a); err != nil {
 			return fmt.Errorf("restore assignment of %s: %w", e.topic, err)
 		}

@@ -27,6 +27,10 @@ package broker
 //     TRANSACTIONAL_ID_AUTHORIZATION_FAILED (KafkaApis: an unauthorized transactional id). As in Kafka 2.8
 //     the leader does not check that the partition was added to the transaction.
 //
+//   - Client quotas (quotas.go): the request size counts against producer_byte_rate of (ANONYMOUS, client
+//     id); a violation sets ThrottleMillis and mutes the connection (v6+: after answering, KIP-219; older:
+//     the answer waits).
+//
 // Deviations:
 //   - The response lists partitions in request order (Kafka: map order).
 
@@ -40,6 +44,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"github.com/samsa-broker/samsa/broker/quota"
 	"github.com/samsa-broker/samsa/broker/replica"
 	"github.com/samsa-broker/samsa/storage"
 	"github.com/samsa-broker/samsa/storage/record"
@@ -107,13 +112,17 @@ func handleProduce(b *Broker, ctx context.Context, r *Request) (Response, error)
 			failed = failed || p.ErrorCode != 0
 		}
 	}
+	// Client quota (quotas.go): the request's bytes once the append is done, as KafkaApis records them in
+	// the response callback; an acks=0 producer is muted without an answer.
+	throttle := b.recordQuota(quota.Produce, r, int64(r.Size))
 	if req.Acks == 0 {
 		if failed {
 			return Response{}, errors.New("acks=0 produce failed: closing the connection so the producer refreshes its metadata")
 		}
-		return Response{None: true}, nil
+		return Response{None: true, Throttle: throttle, ClientThrottles: req.Version >= 6}, nil
 	}
-	return Response{Msg: resp}, nil
+	resp.ThrottleMillis = throttleMillis(throttle)
+	return Response{Msg: resp, Throttle: throttle, ClientThrottles: req.Version >= 6}, nil
 }
 
 func fillProducePartition(b *Broker, p *kmsg.ProduceResponseTopicPartition, res replica.ProduceResult) {

@@ -31,6 +31,9 @@ package broker
 // below the requested one, the partition answers no records and DivergingEpoch (the follower truncates and
 // fetches again); an epoch the leader cannot place is OFFSET_OUT_OF_RANGE (Partition.readRecords).
 //
+// Client quotas (quotas.go): a consumer's response size counts against consumer_byte_rate of (ANONYMOUS,
+// client id); a violation answers an empty response with ThrottleMillis and mutes the connection.
+//
 // Deviations: PreferredReadReplica (v11+) is always -1 (no replica.selector.class). Partitions are answered
 // in request order (Kafka puts partitions it rejected before reading at the end).
 
@@ -41,6 +44,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"github.com/samsa-broker/samsa/broker/quota"
 	"github.com/samsa-broker/samsa/broker/replica"
 	"github.com/samsa-broker/samsa/storage"
 )
@@ -125,5 +129,28 @@ func handleFetch(b *Broker, ctx context.Context, r *Request) (Response, error) {
 			}
 		}
 	}
-	return Response{Chunks: out.chunks()}, nil
+	chunks := out.chunks()
+	if req.ReplicaID >= 0 { // followers are not client-quota'd
+		return Response{Chunks: chunks}, nil
+	}
+	return consumerFetchQuota(b, r, req.Version, chunks), nil
+}
+
+// consumerFetchQuota records a consumer's response size against consumer_byte_rate (quotas.go). A
+// throttled consumer gets, as in KafkaApis, no data: its bytes are unrecorded and the answer is an empty
+// response carrying the throttle time (FetchContext.getThrottledResponse); the connection is muted after
+// answering for v8+ (KIP-219), before answering below.
+func consumerFetchQuota(b *Broker, r *Request, version int16, chunks []Chunk) Response {
+	var size int64
+	for _, c := range chunks {
+		size += c.size()
+	}
+	throttle := b.recordQuota(quota.Fetch, r, size)
+	if throttle <= 0 {
+		return Response{Chunks: chunks}
+	}
+	b.unrecordQuota(quota.Fetch, r, size)
+	Response{Chunks: chunks}.release()
+	empty := &fetchResponse{version: version, throttleMs: throttleMillis(throttle)}
+	return Response{Chunks: empty.chunks(), Throttle: throttle, ClientThrottles: version >= 8}
 }

@@ -44,6 +44,9 @@ var apiTable = []apiEntry{
 	{kmsg.DescribeLogDirs, 0, 2, handleDescribeLogDirs},
 	{kmsg.AlterPartitionAssignments, 0, 0, handleAlterPartitionReassignments},
 	{kmsg.ListPartitionReassignments, 0, 0, handleListPartitionReassignments},
+	// Quotas (dynamic, through /config/changes).
+	{kmsg.DescribeClientQuotas, 0, 1, handleDescribeClientQuotas},
+	{kmsg.AlterClientQuotas, 0, 1, handleAlterClientQuotas},
 	// Consumer groups (broker/group).
 	{kmsg.OffsetCommit, 0, 8, handleOffsetCommit},
 	{kmsg.OffsetFetch, 0, 7, handleOffsetFetch},

@@ -17,6 +17,7 @@ import (
 	"github.com/samsa-broker/samsa/broker/config"
 	"github.com/samsa-broker/samsa/broker/group"
 	"github.com/samsa-broker/samsa/broker/metadata"
+	"github.com/samsa-broker/samsa/broker/quota"
 	"github.com/samsa-broker/samsa/broker/replica"
 	"github.com/samsa-broker/samsa/broker/txn"
 	"github.com/samsa-broker/samsa/controller"
@@ -43,6 +44,7 @@ type Broker struct {
 	alterISR *alterISRClient // AlterIsr channel to the controller, used by replicas
 	ctrl     *controller.Controller
 	topics   topicConfigs
+	quotas   atomic.Pointer[quota.Manager] // client quotas, nil until a quota entity is seen (quotas.go)
 
 	groups *group.Coordinator // consumer groups and committed offsets (broker/group)
 

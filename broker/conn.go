@@ -90,7 +90,7 @@ func (c *Conn) handle(ctx context.Context, frame []byte) error {
 		return err
 	}
 	entry := c.b.apis.lookup(hdr.APIKey)
-	req := &Request{Header: hdr, Msg: msg, Conn: c}
+	req := &Request{Header: hdr, Msg: msg, Conn: c, Size: len(frame)}
 	if c.log.Logger.IsLevelEnabled(logrus.DebugLevel) {
 		c.log.WithFields(logrus.Fields{"api_key": hdr.APIKey, "api_version": hdr.APIVersion,
 			"correlation_id": hdr.CorrelationID}).Debug("request")
@@ -100,7 +100,33 @@ func (c *Conn) handle(ctx context.Context, frame []byte) error {
 		resp.release()
 		return fmt.Errorf("api %d v%d: %w", hdr.APIKey, hdr.APIVersion, err)
 	}
+	if resp.Throttle <= 0 {
+		return c.write(hdr, resp)
+	}
+	// Quota throttling mutes the connection: one request at a time, so not reading is muting.
+	if resp.ClientThrottles {
+		if err := c.write(hdr, resp); err != nil {
+			return err
+		}
+		return waitThrottle(ctx, resp.Throttle)
+	}
+	if err := waitThrottle(ctx, resp.Throttle); err != nil {
+		resp.release()
+		return err
+	}
 	return c.write(hdr, resp)
+}
+
+// waitThrottle waits out a quota throttle, or until the broker stops.
+func waitThrottle(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
 }
 
 // write sends one response frame: header and bytes with writev, file ranges with sendfile.

@@ -2,6 +2,7 @@ package broker
 
 import (
 	"context"
+	"time"
 
 	"github.com/twmb/franz-go/pkg/kmsg"
 
@@ -15,6 +16,7 @@ type Request struct {
 	Header protocol.RequestHeader
 	Msg    kmsg.Request
 	Conn   *Conn
+	Size   int // bytes of the request after the size prefix (Kafka's request.sizeInBytes, for quotas)
 }
 
 // ClientID is the request header's client id, "" when null (Kafka treats them alike).
@@ -34,6 +36,11 @@ type Response struct {
 	Msg    kmsg.Response
 	Chunks []Chunk
 	None   bool
+	// Throttle (quotas.go) keeps the connection from reading the client's next request for this long:
+	// after sending the response when ClientThrottles (KIP-219 versions, the client waits too), else
+	// before sending it (older versions, which only the broker throttles).
+	Throttle        time.Duration
+	ClientThrottles bool
 }
 
 // Chunk is a piece of a pre-encoded response body: Bytes, or when Bytes is nil, File.

@@ -28,7 +28,7 @@ func handleLeaderAndIsr(b *Broker, _ context.Context, r *Request) (Response, err
 		tc, err := b.loadTopicConfig(topic)
 		if err != nil {
 			b.log.WithError(err).WithField("topic", topic).Warn("reading topic config; using broker defaults")
-			tc = b.cfg.TopicDefaults()
+			tc = b.currentConfig().TopicDefaults()
 		}
 		configs[topic] = storage.Config(tc.Log())
 	}
@@ -36,7 +36,7 @@ func handleLeaderAndIsr(b *Broker, _ context.Context, r *Request) (Response, err
 		if c, ok := configs[topic]; ok {
 			return c
 		}
-		return storage.Config(b.cfg.TopicDefaults().Log())
+		return storage.Config(b.currentConfig().TopicDefaults().Log())
 	})
 	b.groupsOnLeaderAndIsr(req) // offsets partitions led now are loaded, those lost are unloaded
 	b.txnOnLeaderAndIsr(req)    // the same for transaction state partitions

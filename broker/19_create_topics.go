@@ -108,7 +108,7 @@ func (b *Broker) checkBrokersAlive(a map[int32][]int32) error {
 
 // createTopicsConfigs lists the topic's effective configs for CreateTopics v5+.
 func (b *Broker) createTopicsConfigs(overrides map[string]string) []kmsg.CreateTopicsResponseTopicConfig {
-	entries, err := b.cfg.DescribeTopic(overrides)
+	entries, err := b.dynamicConfig().DescribeTopic(overrides)
 	if err != nil {
 		return nil
 	}

@@ -2,12 +2,15 @@ package broker
 
 // DescribeConfigs, v0–v4 (Kafka 2.8's range).
 //
-// Topics: the effective config of an existing topic (broker defaults plus /config/topics overrides) with
-// Kafka 2.8's sources and synonyms (UNKNOWN_TOPIC_OR_PARTITION for a topic not in the metadata cache).
-// Brokers: this broker's static configuration when the resource names this broker (or is empty, Kafka's
-// cluster default resource); another broker's id is INVALID_REQUEST, as Kafka answers when the request
-// reaches the wrong broker. ConfigNames filters; synonyms only when asked (v1+). No documentation strings
-// (v3+: null). Other resource types (broker loggers) are INVALID_REQUEST.
+// Topics: the effective config of an existing topic (broker config in force plus /config/topics overrides)
+// with Kafka 2.8's sources and synonyms (UNKNOWN_TOPIC_OR_PARTITION for a topic not in the metadata cache).
+// Brokers: this broker's id gives every key with its value in force and its source (DYNAMIC_BROKER_CONFIG,
+// DYNAMIC_DEFAULT_BROKER_CONFIG, STATIC_BROKER_CONFIG or DEFAULT_CONFIG), ReadOnly false for the
+// dynamically updatable keys; the empty name (the cluster default resource) gives only the keys set in
+// /config/brokers/<default>, as Kafka 2.8 does; another broker's id is INVALID_REQUEST, as Kafka answers
+// when the request reaches the wrong broker. Broker loggers (KIP-412): Samsa has one logger, "root" (the
+// broker's logrus level), described as DYNAMIC_BROKER_LOGGER_CONFIG; the name must be this broker's id.
+// ConfigNames filters; synonyms only when asked (v1+); ConfigType always and Documentation when asked (v3+).
 
 import (
 	"context"
@@ -29,7 +32,7 @@ func handleDescribeConfigs(b *Broker, _ context.Context, r *Request) (Response, 
 		rr.ErrorCode = errorCode(b.log, err)
 		rr.ErrorMessage = topicErrorMessage(err)
 		if err == nil {
-			rr.Configs = configEntries(entries, res.ConfigNames, req.IncludeSynonyms)
+			rr.Configs = configEntries(entries, res.ConfigNames, req.IncludeSynonyms, req.IncludeDocumentation)
 		}
 		resp.Resources = append(resp.Resources, rr)
 	}
@@ -49,18 +52,26 @@ func (b *Broker) describeResource(res kmsg.DescribeConfigsRequestResource) ([]co
 		if err != nil {
 			return nil, err
 		}
-		return b.cfg.DescribeTopic(overrides)
+		return b.dynamicConfig().DescribeTopic(overrides)
 	case kmsg.ConfigResourceTypeBroker:
-		if res.ResourceName != "" && res.ResourceName != strconv.Itoa(int(b.id)) {
+		if res.ResourceName == "" {
+			return b.dynamicConfig().DescribeClusterDefault(), nil
+		}
+		if res.ResourceName != strconv.Itoa(int(b.id)) {
 			return nil, kafkaError(kerr.InvalidRequest, "unexpected broker id, expected %d or empty string, but received %s",
 				b.id, res.ResourceName)
 		}
-		return b.cfg.DescribeBroker(), nil
+		return b.dynamicConfig().DescribeBroker(), nil
+	case kmsg.ConfigResourceTypeBrokerLogger:
+		if err := b.checkLoggerResource(res.ResourceName); err != nil {
+			return nil, err
+		}
+		return b.describeLoggers(), nil
 	}
 	return nil, kafkaError(kerr.InvalidRequest, "resource type %v is not supported", res.ResourceType)
 }
 
-func configEntries(entries []config.ConfigEntry, names []string, synonyms bool) []kmsg.DescribeConfigsResponseResourceConfig {
+func configEntries(entries []config.ConfigEntry, names []string, synonyms, docs bool) []kmsg.DescribeConfigsResponseResourceConfig {
 	want := map[string]bool{}
 	for _, n := range names {
 		want[n] = true
@@ -73,6 +84,9 @@ func configEntries(entries []config.ConfigEntry, names []string, synonyms bool) 
 		c := kmsg.NewDescribeConfigsResponseResourceConfig()
 		c.Name, c.Value, c.ReadOnly, c.IsDefault = e.Name, e.Value, e.ReadOnly, e.IsDefault
 		c.Source, c.IsSensitive, c.ConfigType = e.Source, e.Sensitive, e.Type
+		if docs && e.Documentation != "" {
+			c.Documentation = kmsg.StringPtr(e.Documentation)
+		}
 		if synonyms {
 			for _, s := range e.Synonyms {
 				cs := kmsg.NewDescribeConfigsResponseResourceConfigConfigSynonym()

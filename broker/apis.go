@@ -44,7 +44,9 @@ var apiTable = []apiEntry{
 	{kmsg.DescribeLogDirs, 0, 2, handleDescribeLogDirs},
 	{kmsg.AlterPartitionAssignments, 0, 0, handleAlterPartitionReassignments},
 	{kmsg.ListPartitionReassignments, 0, 0, handleListPartitionReassignments},
-	// Quotas (dynamic, through /config/changes).
+	// Configs and quotas (dynamic, through /config/changes).
+	{kmsg.AlterConfigs, 0, 2, handleAlterConfigs},
+	{kmsg.IncrementalAlterConfigs, 0, 1, handleIncrementalAlterConfigs},
 	{kmsg.DescribeClientQuotas, 0, 1, handleDescribeClientQuotas},
 	{kmsg.AlterClientQuotas, 0, 1, handleAlterClientQuotas},
 	// Consumer groups (broker/group).

@@ -44,6 +44,7 @@ type Broker struct {
 	alterISR *alterISRClient // AlterIsr channel to the controller, used by replicas
 	ctrl     *controller.Controller
 	topics   topicConfigs
+	dyn      dynamicState                  // dynamic broker configs and the /config/changes watcher (dynamic_config.go)
 	quotas   atomic.Pointer[quota.Manager] // client quotas, nil until a quota entity is seen (quotas.go)
 
 	groups *group.Coordinator // consumer groups and committed offsets (broker/group)
@@ -106,7 +107,10 @@ func (b *Broker) Start(ctx context.Context) (err error) {
 		return err
 	}
 	b.log = b.log.WithField("broker_id", b.id)
-	lm := b.cfg.LogManager()
+	if err := b.loadDynamicBrokerConfig(); err != nil {
+		return fmt.Errorf("read dynamic broker configs: %w", err)
+	}
+	lm := b.currentConfig().LogManager()
 	b.logs, err = storage.NewManager(storage.ManagerConfig{
 		Dirs: lm.Dirs, Default: storage.Config(lm.Default),
 		RetentionCheckIntervalMs: lm.RetentionCheckIntervalMs, FlushSchedulerIntervalMs: lm.FlushSchedulerIntervalMs,
@@ -149,6 +153,7 @@ func (b *Broker) Start(ctx context.Context) (err error) {
 	}
 	b.ctrl = controller.New(b.controllerConfig(), b.zk, b.log.WithField("component", "controller"))
 	b.ctrl.Start(context.WithoutCancel(ctx)) // stopped by Shutdown, after the replica manager
+	b.startConfigWatcher()
 	for _, l := range b.listeners {
 		b.wg.Add(1)
 		go b.serve(ctx, l, &b.wg)
@@ -346,6 +351,7 @@ func (b *Broker) Shutdown() {
 		}
 		b.conns.closeAll()
 		b.wg.Wait()
+		b.stopConfigWatcher()  // before the logs close: it applies configs to them
 		b.stopTxnCoordinator() // before the replica manager: its appends go through it
 		if b.groups != nil {
 			b.groups.Stop() // before the replica manager: its appends go through it

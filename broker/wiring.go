@@ -19,7 +19,7 @@ import (
 func (b *Broker) replicaConfig() replica.Config {
 	return replica.Config{
 		ReplicaLagTimeMaxMs:               b.cfg.ReplicaLagTimeMaxMs,
-		MinInsyncReplicas:                 int(b.cfg.MinInsyncReplicas),
+		MinInsyncReplicas:                 int(b.currentConfig().MinInsyncReplicas),
 		TopicMinInsyncReplicas:            b.topics.minInsyncReplicas,
 		HighWatermarkCheckpointIntervalMs: b.cfg.ReplicaHighWatermarkCheckpointIntervalMs,
 		ProducePurgeIntervalRequests:      int(b.cfg.ProducerPurgatoryPurgeIntervalRequests),
@@ -34,7 +34,7 @@ func (b *Broker) replicaConfig() replica.Config {
 		},
 		LeaderAlive: func(id int32) bool { _, ok := b.meta.Snapshot().Broker(id); return ok },
 
-		NumReplicaFetchers:           int(b.cfg.NumReplicaFetchers),
+		NumReplicaFetchers:           int(b.currentConfig().NumReplicaFetchers),
 		ReplicaFetchMaxBytes:         b.cfg.ReplicaFetchMaxBytes,
 		ReplicaFetchResponseMaxBytes: b.cfg.ReplicaFetchResponseMaxBytes,
 		ReplicaFetchWaitMaxMs:        b.cfg.ReplicaFetchWaitMaxMs,
@@ -73,7 +73,7 @@ func (b *Broker) controllerConfig() controller.Config {
 	return controller.Config{
 		BrokerID:              b.id,
 		InterBrokerListener:   b.cfg.InterBrokerListener(),
-		UncleanLeaderElection: b.cfg.UncleanLeaderElectionEnable,
+		UncleanLeaderElection: b.currentConfig().UncleanLeaderElectionEnable,
 		DisableTopicDeletion:  !b.cfg.DeleteTopicEnable,
 		RequestTimeout:        timeout,
 
@@ -127,7 +127,7 @@ func (b *Broker) loadTopicConfig(topic string) (config.TopicConfig, error) {
 	if err != nil {
 		return config.TopicConfig{}, err
 	}
-	tc, err := b.cfg.TopicConfig(overrides)
+	tc, err := b.currentConfig().TopicConfig(overrides)
 	if err != nil {
 		return config.TopicConfig{}, err
 	}
@@ -140,20 +140,21 @@ func (b *Broker) storedTopicConfig(topic string) storage.Config {
 	tc, err := b.loadTopicConfig(topic)
 	if err != nil {
 		b.log.WithError(err).WithField("topic", topic).Warn("reading topic config; using broker defaults")
-		tc = b.cfg.TopicDefaults()
+		tc = b.currentConfig().TopicDefaults()
 	}
 	return storage.Config(tc.Log())
 }
 
 // cleanerConfig is the log cleaner's log.cleaner.* settings.
 func (b *Broker) cleanerConfig() *storage.CleanerConfig {
+	c := b.currentConfig() // dynamic log.cleaner.* included: the cleaner is configured once, at startup
 	return &storage.CleanerConfig{
-		Enable:                 b.cfg.LogCleanerEnable,
-		Threads:                int(b.cfg.LogCleanerThreads),
-		DedupeBufferSize:       b.cfg.LogCleanerDedupeBufferSize,
-		DedupeBufferLoadFactor: b.cfg.LogCleanerIOBufferLoadFactor,
-		IOBufferSize:           int(b.cfg.LogCleanerIOBufferSize),
-		BackoffMs:              b.cfg.LogCleanerBackoffMs,
+		Enable:                 c.LogCleanerEnable,
+		Threads:                int(c.LogCleanerThreads),
+		DedupeBufferSize:       c.LogCleanerDedupeBufferSize,
+		DedupeBufferLoadFactor: c.LogCleanerIOBufferLoadFactor,
+		IOBufferSize:           int(c.LogCleanerIOBufferSize),
+		BackoffMs:              c.LogCleanerBackoffMs,
 	}
 }
 
@@ -162,7 +163,7 @@ func (b *Broker) cleanerConfig() *storage.CleanerConfig {
 func (b *Broker) topicCompaction(topic string) storage.CompactionConfig {
 	tc, ok := b.topics.get(topic)
 	if !ok {
-		tc = b.cfg.TopicDefaults()
+		tc = b.currentConfig().TopicDefaults()
 	}
 	return storage.CompactionConfig{
 		DeleteRetentionMs:      tc.DeleteRetentionMs,

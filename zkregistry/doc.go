@@ -69,4 +69,16 @@
 // Watcher owns one goroutine; the session pump is another. Client.Close
 // stops all of them and waits. Invariant: no goroutine holds a lock while
 // calling ZooKeeper or a callback.
+//
+// # Config changes
+//
+// WatchConfigChanges is a broker's /config/changes listener (Kafka's
+// ZkConfigManager): it reports every existing entity config once
+// (ListEntityConfigs: topics, clients, users, users/<u>/clients/<c>,
+// brokers, ips), then each notification (version 1 or 2) whose sequence
+// number is above the last processed, in order, as an entity path; the
+// callback re-reads the entity. Notifications older than 15 minutes (ctime)
+// are deleted. The children watch only pokes the ConfigWatcher's goroutine,
+// which lists and reads itself, so a failed read is retried after a second
+// and a session expiry loses nothing (the last sequence survives it).
 package zkregistry

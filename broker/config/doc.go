@@ -37,6 +37,16 @@
 // storage.Config's fields so the broker converts it with storage.Config(...). DescribeTopic and DescribeBroker
 // give DescribeConfigs entries with Kafka's sources and synonyms.
 //
+// # Dynamic broker configs
+//
+// Dynamic layers /config/brokers/<default> and /config/brokers/<id> over the static Config (per-broker >
+// cluster default > static > default) without touching it; Effective is the result, which the broker swaps
+// atomically. Only Kafka 2.8's dynamically updatable keys apply (dynamicBrokerKeys, with what Samsa does
+// with each: applied at once, at the next start, or advisory); ValidateUpdate gives Kafka's AlterConfigs
+// errors. DescribeBroker/DescribeClusterDefault/DescribeTopic on a Dynamic give DYNAMIC_BROKER_CONFIG and
+// DYNAMIC_DEFAULT_BROKER_CONFIG sources and synonyms, ReadOnly false for dynamic keys, and one-line
+// documentation per key (docs.go).
+//
 // # Accepted but not acted on
 //
 // Samsa runs goroutines, not fixed thread pools: num.network.threads, num.io.threads, background.threads,

@@ -124,8 +124,13 @@ var errCleaningAborted = errors.New("storage: log cleaning aborted")
 // into the cleaner.
 type logCleaner struct {
 	m   *Manager
-	cfg CleanerConfig
+	cfg CleanerConfig // read by the threads; replaced only while none runs (reconfigure)
 	lg  *logrus.Entry
+
+	// The running threads: their context's cancel and their WaitGroup (under Manager.taskMu).
+	parent  context.Context
+	stop    context.CancelFunc
+	threads sync.WaitGroup
 
 	mu          sync.Mutex
 	cond        *sync.Cond                        // signalled when a cleaning ends
@@ -165,19 +170,56 @@ func newLogCleaner(m *Manager, cfg CleanerConfig) (*logCleaner, error) {
 	return c, nil
 }
 
-// start runs the cleaner goroutines until ctx ends (LogCleaner.startup).
+// start runs the cleaner goroutines until ctx ends (LogCleaner.startup). Called with Manager.taskMu.
 func (c *logCleaner) start(ctx context.Context) {
-	if !c.cfg.Enable {
+	c.parent = ctx
+	c.startThreads()
+}
+
+// startThreads starts cfg.Threads cleaner goroutines under a context of their own, so reconfigure can
+// stop them without stopping the manager's other tasks. Called with Manager.taskMu.
+func (c *logCleaner) startThreads() {
+	if !c.cfg.Enable || c.parent == nil {
 		return
 	}
+	ctx, stop := context.WithCancel(c.parent)
+	c.stop = stop
 	for i := 0; i < c.cfg.Threads; i++ {
 		c.m.wg.Add(1)
+		c.threads.Add(1)
 		go func() {
 			defer c.m.wg.Done()
+			defer c.threads.Done()
 			c.run(ctx, i)
 		}()
 	}
-	c.lg.WithField("threads", c.cfg.Threads).Info("started log cleaner")
+	c.lg.WithFields(logrus.Fields{"threads": c.cfg.Threads, "backoff_ms": c.cfg.BackoffMs,
+		"dedupe_buffer_size": c.cfg.DedupeBufferSize}).Info("started log cleaner")
+}
+
+// ReconfigureCleaner applies new log.cleaner.* settings to a running manager (dynamic broker configs):
+// as Kafka's LogCleaner.reconfigure, the cleaner threads stop — a cleaning in progress is aborted and
+// its partial output discarded, its log is picked again later — and start again with cfg.
+func (m *Manager) ReconfigureCleaner(cfg CleanerConfig) error {
+	if err := cfg.Validate(); err != nil {
+		return fmt.Errorf("storage: log cleaner config: %w", err)
+	}
+	m.taskMu.Lock()
+	defer m.taskMu.Unlock()
+	c := m.cleaner
+	if c.cfg == cfg {
+		return nil
+	}
+	if c.stop != nil {
+		c.stop()
+		c.threads.Wait()
+		c.stop = nil
+	}
+	c.cfg = cfg
+	if !m.stopped {
+		c.startThreads()
+	}
+	return nil
 }
 
 // run is CleanerThread.doWork: clean the filthiest log, or back off when none qualifies.

@@ -388,3 +388,55 @@ func readWholeLog(l *Log) error {
 	}
 	return nil
 }
+
+// LogCleaner.reconfigure (dynamic log.cleaner.* broker configs): a running manager whose cleaner is
+// disabled starts cleaning once reconfigured with it enabled, with the new thread count; a bad config
+// is refused and leaves the running one in place; disabling again stops the threads.
+func TestCleanerManager_ReconfigureRestartsThreads(t *testing.T) {
+	dir := t.TempDir()
+	clock := newFakeClock(testNow)
+	cfg := cleanerManagerConfig(dir)
+	cfg.Cleaner.Enable = false
+	m := newTestManager(t, cfg, clock)
+	defer m.Close()
+	l, err := m.GetOrCreateLog(tp("compacted", 0), compactConfig())
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := writeUpdates(t, l, 20, 30, 10, record.DefaultBuildOptions())
+	sealAll(t, l)
+	active := l.view.Load().active().base
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	m.Start(ctx)
+	if _, ok := m.CleanerCheckpoints()[l.TopicPartition()]; ok {
+		t.Fatal("disabled cleaner cleaned")
+	}
+
+	bad := *cfg.Cleaner
+	bad.Threads = 0
+	if err := m.ReconfigureCleaner(bad); err == nil {
+		t.Fatal("threads=0 accepted")
+	}
+	on := *cfg.Cleaner
+	on.Enable, on.Threads = true, 2
+	if err := m.ReconfigureCleaner(on); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 10*time.Second, "cleaner checkpoint at the active segment", func() bool {
+		return m.CleanerCheckpoints()[l.TopicPartition()] == active
+	})
+	checkCompacted(t, l, want)
+
+	off := on
+	off.Enable = false
+	if err := m.ReconfigureCleaner(off); err != nil {
+		t.Fatal(err)
+	}
+	m.taskMu.Lock()
+	stopped := m.cleaner.stop == nil
+	m.taskMu.Unlock()
+	if !stopped {
+		t.Fatal("disabled cleaner still has threads")
+	}
+}

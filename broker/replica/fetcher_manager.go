@@ -116,6 +116,43 @@ func (fm *fetcherManager) startFetcherLocked(key fetcherKey, addr string) *fetch
 	return f
 }
 
+// resize changes num.replica.fetchers while running (AbstractFetcherManager.resizeThreadPool, for the
+// dynamic broker config): every fetcher stops, and its partitions, with their fetch positions and truncation
+// state, are spread over the new number of fetchers per source broker by fetcherID. A partition is never
+// fetched by two fetchers: the old one has exited before the new one gets it.
+func (fm *fetcherManager) resize(n int) {
+	if n <= 0 {
+		n = 1
+	}
+	fm.mu.Lock()
+	defer fm.mu.Unlock()
+	if fm.stopped || n == fm.m.cfg.NumReplicaFetchers {
+		return
+	}
+	byFetcher := map[fetcherKey]map[storage.TopicPartition]*fetchState{}
+	addrs := map[fetcherKey]string{}
+	for key, f := range fm.fetchers {
+		f.shutdown()
+		f.mu.Lock()
+		for tp, st := range f.parts {
+			nk := fetcherKey{broker: key.broker, id: fetcherID(tp, n)}
+			if byFetcher[nk] == nil {
+				byFetcher[nk] = map[storage.TopicPartition]*fetchState{}
+			}
+			byFetcher[nk][tp] = st
+			addrs[nk] = f.addr
+		}
+		f.parts = map[storage.TopicPartition]*fetchState{}
+		f.mu.Unlock()
+		delete(fm.fetchers, key)
+	}
+	fm.m.log.WithFields(logrus.Fields{"from": fm.m.cfg.NumReplicaFetchers, "to": n}).Info("resizing replica fetchers")
+	fm.m.cfg.NumReplicaFetchers = n
+	for key, states := range byFetcher {
+		fm.startFetcherLocked(key, addrs[key]).addPartitions(states)
+	}
+}
+
 // removeFetcherForPartitions stops fetching tps (AbstractFetcherManager.removeFetcherForPartitions). When it
 // returns, no fetcher writes any of them.
 func (fm *fetcherManager) removeFetcherForPartitions(tps []storage.TopicPartition) {

@@ -241,6 +241,10 @@ func (m *Manager) setPartitionsLocked(f func(next map[storage.TopicPartition]*Pa
 	m.parts.Store(&next)
 }
 
+// SetNumReplicaFetchers applies a dynamic num.replica.fetchers: the fetchers are rebuilt with the
+// followed partitions spread over n per source broker.
+func (m *Manager) SetNumReplicaFetchers(n int) { m.fetchers.resize(n) }
+
 // UpdateTopicConfig applies a topic configuration change to the hosted partitions of topic: the log
 // settings and min.insync.replicas.
 func (m *Manager) UpdateTopicConfig(topic string, logCfg storage.Config, minInsyncReplicas int) {

@@ -375,3 +375,40 @@ func TestFetcher_DivergingEpochTruncatesAndRefetches(t *testing.T) {
 		t.Fatalf("fetcher state %+v", st)
 	}
 }
+
+// AbstractFetcherManager.resizeThreadPool (dynamic num.replica.fetchers): the followed partitions are
+// spread over the new number of fetchers per source broker and keep replicating from where they were;
+// shrinking back gathers them in one fetcher again.
+func TestFetcher_ResizeThreadPoolKeepsReplicating(t *testing.T) {
+	c := newTestCluster(t, Config{}, 1, 2)
+	tps := []storage.TopicPartition{tp("orders", 0), tp("orders", 1), tp("orders", 2), tp("orders", 3)}
+	ids := map[int]bool{}
+	for _, x := range tps {
+		c.lair(x, 1, 1, []int32{1, 2}, []int32{1, 2}, 1, 2)
+		c.produce(1, x, 2, 1, time.Second)
+		ids[fetcherID(x, 3)] = true
+	}
+	for _, x := range tps {
+		c.waitInSync(x, 1, 2)
+	}
+	f := c.brokers[2].m
+	if f.NumFetchers() != 1 {
+		t.Fatalf("%d fetchers before the resize, want 1", f.NumFetchers())
+	}
+	f.SetNumReplicaFetchers(3)
+	if got := f.NumFetchers(); got != len(ids) {
+		t.Fatalf("%d fetchers after resizing to 3, want %d (the distinct fetcher ids of the partitions)", got, len(ids))
+	}
+	for _, x := range tps {
+		c.produce(1, x, 3, 1, time.Second)
+		c.waitInSync(x, 1, 2)
+	}
+	f.SetNumReplicaFetchers(1)
+	if f.NumFetchers() != 1 {
+		t.Fatalf("%d fetchers after resizing back to 1", f.NumFetchers())
+	}
+	for _, x := range tps {
+		c.produce(1, x, 1, 1, time.Second)
+		c.waitInSync(x, 1, 2)
+	}
+}

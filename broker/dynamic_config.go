@@ -13,17 +13,21 @@ package broker
 //
 // The broker's static b.cfg never changes; currentConfig is the effective one. What a broker-level change
 // does depends on the key (config.dynamicBrokerKeys): topic defaults, message.max.bytes and
-// min.insync.replicas apply at once; log.cleaner.*, num.replica.fetchers and the controller's
-// unclean.leader.election.enable default are read when the broker starts, so they apply at the next start
-// (the dynamic layers are read before the log manager and replica manager are built); the remaining
-// thread counts and connection caps are accepted and advisory, as their static values are.
+// min.insync.replicas apply to every hosted log at once; log.cleaner.* restart the cleaner threads with
+// the new settings (storage.Manager.ReconfigureCleaner); unclean.leader.election.enable also goes to the
+// controller, which, when it is active and the setting turns on, elects leaders for offline partitions at
+// once (as does a topic override turned on); num.replica.fetchers rebuilds the replica fetchers. The
+// remaining thread counts and connection caps are accepted and advisory, as their static values are.
 
 import (
+	"context"
 	"errors"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/sirupsen/logrus"
 
@@ -110,6 +114,7 @@ func (b *Broker) configChanged(entityPath string) {
 // topicConfigChanged re-reads a hosted topic's overrides and applies the result to its logs (Kafka's
 // TopicConfigHandler: only topics with local logs matter).
 func (b *Broker) topicConfigChanged(topic string) {
+	b.maybeEnableTopicUnclean(topic)
 	if !b.hostsTopicLog(topic) {
 		return
 	}
@@ -168,17 +173,29 @@ func (b *Broker) brokerConfigChanged() {
 	if len(changed) == 0 {
 		return
 	}
-	var later []string
 	topicDefaults := false
 	for _, k := range changed {
-		if config.AppliedAtRestart(k) {
-			later = append(later, k)
-		}
 		if config.TopicDefaultKey(k) {
 			topicDefaults = true
 		}
 	}
-	b.log.WithFields(logrus.Fields{"changed": changed, "applied_at_restart": later}).Info("dynamic broker config updated")
+	b.log.WithFields(logrus.Fields{"changed": changed}).Info("dynamic broker config updated")
+	if slices.ContainsFunc(changed, isCleanerKey) {
+		if err := b.logs.ReconfigureCleaner(*b.cleanerConfig()); err != nil {
+			b.log.WithError(err).Error("reconfiguring the log cleaner")
+		}
+	}
+	if slices.Contains(changed, "num.replica.fetchers") {
+		b.replicas.SetNumReplicaFetchers(int(next.Effective().NumReplicaFetchers))
+	}
+	if slices.Contains(changed, uncleanKey) {
+		ctx, cancel := context.WithTimeout(context.Background(), controllerCallTimeout)
+		err := b.ctrl.SetUncleanLeaderElection(ctx, next.Effective().UncleanLeaderElectionEnable)
+		cancel()
+		if err != nil {
+			b.log.WithError(err).Warn("passing unclean.leader.election.enable to the controller")
+		}
+	}
 	if !topicDefaults {
 		return
 	}
@@ -188,6 +205,40 @@ func (b *Broker) brokerConfigChanged() {
 	}
 	if err := errors.Join(errs...); err != nil {
 		b.log.WithError(err).Error("re-applying topic configs after a broker config change")
+	}
+}
+
+// uncleanKey is the broker default of unclean leader election, also a topic key.
+const uncleanKey = "unclean.leader.election.enable"
+
+// controllerCallTimeout bounds how long the config watcher waits for the controller's event loop.
+const controllerCallTimeout = 30 * time.Second
+
+// isCleanerKey reports whether key is one of the log cleaner's own settings (not a topic default such as
+// log.cleaner.delete.retention.ms, which reaches the logs through their topic configs).
+func isCleanerKey(key string) bool {
+	switch key {
+	case "log.cleaner.enable", "log.cleaner.threads", "log.cleaner.dedupe.buffer.size", "log.cleaner.io.buffer.load.factor",
+		"log.cleaner.io.buffer.size", "log.cleaner.backoff.ms":
+		return true
+	}
+	return false
+}
+
+// maybeEnableTopicUnclean tells the active controller that a topic now allows unclean elections (Kafka's
+// TopicConfigHandler → enableTopicUncleanLeaderElection), so its offline partitions are elected at once.
+func (b *Broker) maybeEnableTopicUnclean(topic string) {
+	if !b.isController() {
+		return
+	}
+	overrides, err := b.zk.GetTopicConfig(topic)
+	if err != nil || overrides[uncleanKey] != "true" {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), controllerCallTimeout)
+	defer cancel()
+	if err := b.ctrl.TopicUncleanLeaderElectionEnabled(ctx, topic); err != nil {
+		b.log.WithError(err).WithField("topic", topic).Warn("passing a topic's unclean.leader.election.enable to the controller")
 	}
 }
 

@@ -147,7 +147,7 @@ func (b *Broker) storedTopicConfig(topic string) storage.Config {
 
 // cleanerConfig is the log cleaner's log.cleaner.* settings.
 func (b *Broker) cleanerConfig() *storage.CleanerConfig {
-	c := b.currentConfig() // dynamic log.cleaner.* included: the cleaner is configured once, at startup
+	c := b.currentConfig() // dynamic log.cleaner.* included (ReconfigureCleaner on a change)
 	return &storage.CleanerConfig{
 		Enable:                 c.LogCleanerEnable,
 		Threads:                int(c.LogCleanerThreads),

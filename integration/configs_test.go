@@ -95,6 +95,20 @@ func TestDynamicConfigs(t *testing.T) {
 		if e := describe(t, sarama.BrokerResource, "2")["log.cleaner.backoff.ms"]; e.Value == backoff || e.Source == sarama.SourceDynamicBroker {
 			t.Errorf("broker 2 sees broker 1's value: %+v", e)
 		}
+		// Applied, not only stored: broker 1's log cleaner restarts with the new backoff (its log says so).
+		want := "backoff_ms=" + backoff
+		eventually(t, 10*time.Second, func() error {
+			data, err := os.ReadFile(c.LogPath(1))
+			if err != nil {
+				return err
+			}
+			for _, l := range strings.Split(string(data), "\n") {
+				if strings.Contains(l, "started log cleaner") && strings.Contains(l, want) {
+					return nil
+				}
+			}
+			return fmt.Errorf("broker 1's log has no %q restart of the log cleaner", want)
+		})
 	})
 
 	t.Run("ClusterDefaultSeenByAllBrokers", func(t *testing.T) {

@@ -62,20 +62,20 @@ var dynamicBrokerKeys = map[string]dynamicUse{
 	"log.index.size.max.bytes":                liveApplied,
 	"log.roll.jitter.ms":                      liveApplied,
 	"log.roll.ms":                             liveApplied,
-	// Feeds the topic configs like the keys above; the controller's election default is read once at
-	// startup (controller.Config), so a broker-level change reaches elections after a restart only.
+	// Feeds the topic configs like the keys above, and the controller's broker-wide default: turned on,
+	// the active controller elects an unclean leader for every offline partition at once (Kafka's
+	// enableDefaultUncleanLeaderElection).
 	"unclean.leader.election.enable": liveApplied,
 
-	// The log cleaner's settings are fixed when the log manager starts (storage has no reconfigure):
-	// a change is applied at the broker's next start, which reads the dynamic layers first.
-	"log.cleaner.threads":                 atRestart,
-	"log.cleaner.dedupe.buffer.size":      atRestart,
-	"log.cleaner.io.buffer.load.factor":   atRestart,
-	"log.cleaner.io.buffer.size":          atRestart,
-	"log.cleaner.io.max.bytes.per.second": atRestart, // not enforced by Samsa's cleaner at all
-	"log.cleaner.backoff.ms":              atRestart,
-	// The replica manager sizes its fetcher pool when it starts.
-	"num.replica.fetchers": atRestart,
+	// The log cleaner restarts its threads with the new settings (storage.Manager.ReconfigureCleaner, as
+	// Kafka's LogCleaner.reconfigure); a cleaning in progress is aborted and redone.
+	"log.cleaner.threads":               liveApplied,
+	"log.cleaner.dedupe.buffer.size":    liveApplied,
+	"log.cleaner.io.buffer.load.factor": liveApplied,
+	"log.cleaner.io.buffer.size":        liveApplied,
+	"log.cleaner.backoff.ms":            liveApplied,
+	// The replica fetchers are rebuilt with the new count (AbstractFetcherManager.resizeThreadPool).
+	"num.replica.fetchers": liveApplied,
 
 	// Samsa runs goroutines, not thread pools, and does not cap connections: accepted, validated,
 	// described, and otherwise advisory (as their static values are).
@@ -85,6 +85,8 @@ var dynamicBrokerKeys = map[string]dynamicUse{
 	"background.threads":                advisory,
 	"max.connections":                   advisory,
 	"max.connections.per.ip":            advisory,
+	// Samsa's cleaner does not throttle its I/O at all (static or dynamic).
+	"log.cleaner.io.max.bytes.per.second": advisory,
 }
 
 // perBrokerOnlyKeys can be changed for one broker but not as a cluster default (Kafka's PerBrokerConfigs:
@@ -102,7 +104,6 @@ type dynamicUse int
 
 const (
 	liveApplied dynamicUse = iota + 1 // applied to running logs and partitions when the change arrives
-	atRestart                         // applied the next time the broker starts
 	advisory                          // validated and described only
 )
 
@@ -282,9 +283,6 @@ func (d *Dynamic) Changed(next *Dynamic) []string {
 	}
 	return slices.Clip(out)
 }
-
-// AppliedAtRestart reports whether a change of key takes effect only when the broker restarts.
-func AppliedAtRestart(key string) bool { return dynamicBrokerKeys[key] == atRestart }
 
 // KeyInfo says what IncrementalAlterConfigs needs to know about a key: whether the schema has it, whether
 // its Kafka type is LIST (APPEND and SUBTRACT apply only to those) and Kafka's default value, which

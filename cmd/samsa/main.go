@@ -2,6 +2,7 @@
 //
 //	samsa broker   --config broker.yaml [--override key=value ...]
 //	samsa dump-log [--print-data-log] [--verify] FILE...
+//	samsa topics|produce|consume|groups|configs|reassign-partitions|delete-records|log-dirs --bootstrap-server ...
 //
 // Each subcommand lives in its own file; main only dispatches.
 package main
@@ -26,6 +27,10 @@ func commands() []command {
 		{"produce", "send lines from stdin as records (like kafka-console-producer)", runProduce},
 		{"consume", "print records of a topic (like kafka-console-consumer)", runConsume},
 		{"groups", "list consumer groups, describe their members, offsets and lag (like kafka-consumer-groups)", runGroups},
+		{"configs", "describe or alter topic and broker configs and client quotas (like kafka-configs)", runConfigs},
+		{"reassign-partitions", "move partition replicas between brokers: execute, verify, cancel, list, generate (like kafka-reassign-partitions)", runReassign},
+		{"delete-records", "delete records before an offset (like kafka-delete-records)", runDeleteRecords},
+		{"log-dirs", "describe the brokers' log directories as JSON (like kafka-log-dirs)", runLogDirs},
 	}
 }
 
@@ -51,6 +56,6 @@ func dispatch(args []string, stdout, stderr io.Writer) int {
 func usage(w io.Writer) {
 	fmt.Fprintln(w, "usage: samsa COMMAND [flags]\n\ncommands:")
 	for _, c := range commands() {
-		fmt.Fprintf(w, "  %-10s %s\n", c.name, c.usage)
+		fmt.Fprintf(w, "  %-19s %s\n", c.name, c.usage)
 	}
 }

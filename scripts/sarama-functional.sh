@@ -481,7 +481,7 @@ cmd_run() {
       grep -vxF -f <(cat "$RUN/stalled" 2>/dev/null; echo) >>"$RUN/crashed" || true
     before=$(grep -c . <<<"$todo")
     finished=$(cat "$RUN"/round-*.log | test_states /dev/stdin | awk '$2 ~ /^(pass|fail|skip)$/ { print $1 }'
-      cat "$RUN/stalled" "$RUN/crashed" 2>/dev/null)
+      cat "$RUN/stalled" "$RUN/crashed" 2>/dev/null || true) # no stall: no stalled file, not an error
     todo=$(grep -vxF -f <(echo "$finished") <<<"$todo" || true)
     [ "$(grep -c . <<<"$todo")" -lt "$before" ] || break # no progress: do not loop
   done

@@ -234,17 +234,12 @@ func runConfigs(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "samsa configs: %v\n%s\n", err, configsUsage)
 		return 2
 	}
-	client, err := sarama.NewClient(o.bootstrap, toolConfig("samsa-configs"))
+	client, admin, err := openAdmin(o.bootstrap, "samsa-configs")
 	if err != nil {
 		fmt.Fprintf(stderr, "Error while executing config command : %v\n", err)
 		return 1
 	}
 	defer client.Close()
-	admin, err := sarama.NewClusterAdminFromClient(client)
-	if err != nil {
-		fmt.Fprintf(stderr, "Error while executing config command : %v\n", err)
-		return 1
-	}
 	switch {
 	case o.action == "describe" && o.isQuota():
 		err = o.describeQuotas(admin, stdout)

@@ -94,17 +94,12 @@ func runGroups(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "samsa groups: %v\n%s\n", err, groupsUsage)
 		return 2
 	}
-	client, err := sarama.NewClient(o.bootstrap, toolConfig("samsa-groups"))
+	client, admin, err := openAdmin(o.bootstrap, "samsa-groups")
 	if err != nil {
 		fmt.Fprintf(stderr, "Error: %v\n", err)
 		return 1
 	}
 	defer client.Close()
-	admin, err := sarama.NewClusterAdminFromClient(client)
-	if err != nil {
-		fmt.Fprintf(stderr, "Error: %v\n", err)
-		return 1
-	}
 	if o.action == "list" {
 		err = listGroups(admin, stdout)
 	} else {

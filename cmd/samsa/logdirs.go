@@ -98,17 +98,12 @@ func runLogDirs(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "samsa log-dirs: %v\n%s\n", err, logDirsUsage)
 		return 2
 	}
-	client, err := sarama.NewClient(o.bootstrap, toolConfig("samsa-log-dirs"))
+	client, admin, err := openAdmin(o.bootstrap, "samsa-log-dirs")
 	if err != nil {
 		fmt.Fprintf(stderr, "Error: %v\n", err)
 		return 1
 	}
 	defer client.Close()
-	admin, err := sarama.NewClusterAdminFromClient(client)
-	if err != nil {
-		fmt.Fprintf(stderr, "Error: %v\n", err)
-		return 1
-	}
 	if err := o.describe(client, admin, stdout); err != nil {
 		fmt.Fprintf(stderr, "Error: %v\n", err)
 		return 1

@@ -264,17 +264,12 @@ func runReassign(args []string, stdout, stderr io.Writer) int {
 			return 1
 		}
 	}
-	client, err := sarama.NewClient(o.bootstrap, toolConfig("samsa-reassign-partitions"))
+	client, admin, err := openAdmin(o.bootstrap, "samsa-reassign-partitions")
 	if err != nil {
 		fmt.Fprintf(stderr, "Error: %v\n", err)
 		return 1
 	}
 	defer client.Close()
-	admin, err := sarama.NewClusterAdminFromClient(client)
-	if err != nil {
-		fmt.Fprintf(stderr, "Error: %v\n", err)
-		return 1
-	}
 	r := reassigner{client: client, admin: admin, out: stdout}
 	switch o.action {
 	case "execute":

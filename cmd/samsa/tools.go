@@ -91,6 +91,20 @@ func toolConfig(clientID string) *sarama.Config {
 	return cfg
 }
 
+// openAdmin connects a tool's client and admin (toolConfig); closing the client closes both.
+func openAdmin(bootstrap []string, clientID string) (sarama.Client, sarama.ClusterAdmin, error) {
+	client, err := sarama.NewClient(bootstrap, toolConfig(clientID))
+	if err != nil {
+		return nil, nil, err
+	}
+	admin, err := sarama.NewClusterAdminFromClient(client)
+	if err != nil {
+		client.Close()
+		return nil, nil, err
+	}
+	return client, admin, nil
+}
+
 func sortedKeys(m map[string]string) []string {
 	keys := make([]string, 0, len(m))
 	for k := range m {

@@ -14,8 +14,9 @@ package broker
 // get their response at once and the client waits too; older versions get the response only after the
 // throttle time (Kafka's server-side throttling), see Conn.
 //
-// Deviations: quota.window.num / quota.window.size.seconds are Kafka's defaults (11, 1 s), not
-// configurable yet (broker/config has no such keys); request_percentage and controller_mutation_rate are
+// The rate samples are quota.window.num × quota.window.size.seconds (Kafka's defaults 11 × 1 s).
+//
+// Deviations: request_percentage and controller_mutation_rate are
 // stored and described but not enforced (see broker/quota's doc); IP entities (connection_creation_rate)
 // are stored and described but not enforced.
 
@@ -53,7 +54,9 @@ func (b *Broker) quotaEntityChanged(entityPath string) {
 	}
 	mgr := b.quotas.Load()
 	if mgr == nil {
-		b.quotas.CompareAndSwap(nil, quota.NewManager(quota.DefaultConfig(), time.Now))
+		cfg := b.currentConfig()
+		qc := quota.Config{Samples: int(cfg.QuotaWindowNum), Window: time.Duration(cfg.QuotaWindowSizeSeconds) * time.Second}
+		b.quotas.CompareAndSwap(nil, quota.NewManager(qc, time.Now))
 		mgr = b.quotas.Load()
 	}
 	if err := mgr.Update(entity, cfg); err != nil {

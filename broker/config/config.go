@@ -155,6 +155,10 @@ type Config struct {
 	TransactionAbortTimedOutTransactionCleanupIntervalMs int32 `yaml:"transaction.abort.timed.out.transaction.cleanup.interval.ms"`
 	TransactionRemoveExpiredTransactionCleanupIntervalMs int32 `yaml:"transaction.remove.expired.transaction.cleanup.interval.ms"`
 
+	// Client quotas (§7): the rate samples of produce/fetch byte-rate quotas (broker/quota).
+	QuotaWindowNum         int32 `yaml:"quota.window.num"`
+	QuotaWindowSizeSeconds int32 `yaml:"quota.window.size.seconds"`
+
 	// raw holds every key set by Load, Parse, Set or an override, as written (lists joined with ","). It
 	// tells explicit settings from defaults: DescribeConfigs reports those as STATIC_BROKER_CONFIG.
 	raw map[string]string
@@ -283,6 +287,9 @@ func Default() *Config {
 		TransactionStateLogLoadBufferSize:                    5 * 1024 * 1024,
 		TransactionAbortTimedOutTransactionCleanupIntervalMs: 10000,
 		TransactionRemoveExpiredTransactionCleanupIntervalMs: 3600000,
+
+		QuotaWindowNum:         11,
+		QuotaWindowSizeSeconds: 1,
 	}
 }
 

@@ -42,21 +42,21 @@
 // Dynamic layers /config/brokers/<default> and /config/brokers/<id> over the static Config (per-broker >
 // cluster default > static > default) without touching it; Effective is the result, which the broker swaps
 // atomically. Only Kafka 2.8's dynamically updatable keys apply (dynamicBrokerKeys, with what Samsa does
-// with each: applied at once, at the next start, or advisory); ValidateUpdate gives Kafka's AlterConfigs
+// with each: applied at once, or advisory); ValidateUpdate gives Kafka's AlterConfigs
 // errors. DescribeBroker/DescribeClusterDefault/DescribeTopic on a Dynamic give DYNAMIC_BROKER_CONFIG and
 // DYNAMIC_DEFAULT_BROKER_CONFIG sources and synonyms, ReadOnly false for dynamic keys, and one-line
 // documentation per key (docs.go).
 //
 // # Accepted but not acted on
 //
-// Samsa runs goroutines, not fixed thread pools: num.network.threads, num.io.threads, background.threads,
-// num.replica.fetchers, num.recovery.threads.per.data.dir and log.cleaner.threads are validated and advisory.
-// Compaction and transactions are not implemented yet; their keys (log.cleaner.*, transaction.*) are accepted
-// so Kafka configs load unchanged, and feed the topic defaults. zookeeper.sync.time.ms is legacy in Kafka too.
+// Samsa runs goroutines, not fixed thread pools: num.network.threads, num.io.threads, background.threads and
+// num.recovery.threads.per.data.dir are validated and advisory (num.replica.fetchers and log.cleaner.threads
+// do size the replica fetchers and the log cleaner). zookeeper.sync.time.ms is legacy in Kafka too.
 //
 // # Refused
 //
-// Keys outside this set (SSL, SASL, quotas, authorizer, ...) are unknown-key errors; a listener mapped to a
+// Keys outside this set (SSL, SASL, authorizer, the deprecated quota.producer.default/quota.consumer.default,
+// ...) are unknown-key errors; a listener mapped to a
 // security protocol other than PLAINTEXT and zookeeper.set.acl=true are errors saying Samsa does not implement
 // them; versions before 0.11.0 (message format v0/v1) are refused; inter.broker.protocol.version must be 2.0
 // or later.

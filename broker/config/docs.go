@@ -96,6 +96,8 @@ var brokerDocs = map[string]string{
 	"replica.fetch.min.bytes":                          "Bytes a follower fetch waits for before the leader answers.",
 	"replica.fetch.backoff.ms":                         "Pause of a follower after a failed fetch.",
 	"num.replica.fetchers":                             "Follower fetchers per source broker.",
+	"quota.window.num":                                 "Samples kept for client byte-rate quotas.",
+	"quota.window.size.seconds":                        "Length of each client quota sample, in seconds.",
 	"replica.socket.timeout.ms":                        "Network timeout of follower fetches.",
 	"replica.socket.receive.buffer.bytes":              "SO_RCVBUF of follower fetch connections.",
 	"replica.high.watermark.checkpoint.interval.ms":    "How often high watermarks are checkpointed to disk.",

@@ -244,3 +244,19 @@ func FuzzParse(f *testing.F) {
 		}
 	})
 }
+
+// quota.window.num / quota.window.size.seconds (KafkaConfig, atLeast(1)): Kafka's 11 × 1 s by default,
+// settable, and refused below 1.
+func TestQuotaWindowKeys(t *testing.T) {
+	c, err := Parse([]byte(minimalYAML), "t.yaml", nil)
+	if err != nil || c.QuotaWindowNum != 11 || c.QuotaWindowSizeSeconds != 1 {
+		t.Fatalf("defaults: %+v %v", c, err)
+	}
+	c, err = Parse([]byte(minimalYAML+"quota.window.num: 4\nquota.window.size.seconds: 2\n"), "t.yaml", nil)
+	if err != nil || c.QuotaWindowNum != 4 || c.QuotaWindowSizeSeconds != 2 {
+		t.Fatalf("set: %v", err)
+	}
+	if _, err := Parse([]byte(minimalYAML+"quota.window.num: 0\n"), "t.yaml", nil); err == nil || !strings.Contains(err.Error(), "quota.window.num") {
+		t.Fatalf("quota.window.num 0 accepted: %v", err)
+	}
+}

@@ -69,6 +69,8 @@ var brokerMinimums = map[string]int64{
 	"replica.fetch.wait.max.ms":                     0, // samsa
 	"replica.fetch.backoff.ms":                      0,
 	"num.replica.fetchers":                          1, // samsa
+	"quota.window.num":                              1,
+	"quota.window.size.seconds":                     1,
 	"replica.socket.timeout.ms":                     1, // samsa
 	"replica.high.watermark.checkpoint.interval.ms": 1, // samsa
 	"controller.socket.timeout.ms":                  1, // samsa

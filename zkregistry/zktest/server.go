@@ -1,6 +1,7 @@
 package zktest
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"net"
@@ -295,7 +296,50 @@ func (s *Server) Restart() error {
 
 // Pause freezes the server (SIGSTOP): connections stay open but nothing is
 // answered, as in a long GC pause or a network partition.
-func (s *Server) Pause() error { return s.signal(syscall.SIGSTOP) }
+//
+// SIGSTOP is asynchronous: kill returns before every JVM thread has stopped, and a busy machine can leave a
+// thread running long enough to answer one more request. Pause therefore waits until every thread of the
+// process shows the stopped state in /proc.
+func (s *Server) Pause() error {
+	if err := s.signal(syscall.SIGSTOP); err != nil {
+		return err
+	}
+	s.mu.Lock()
+	pid := s.cmd.Process.Pid
+	s.mu.Unlock()
+	deadline := time.Now().Add(5 * time.Second)
+	for !allThreadsStopped(pid) {
+		if time.Now().After(deadline) {
+			return fmt.Errorf("zktest: server %d not stopped 5s after SIGSTOP", pid)
+		}
+		time.Sleep(time.Millisecond) // polling /proc: there is no notification for another process stopping
+	}
+	return nil
+}
+
+// allThreadsStopped reports whether every thread of pid is stopped (state T in /proc/<pid>/task/*/stat).
+// A process that is gone counts as stopped.
+func allThreadsStopped(pid int) bool {
+	tasks, err := os.ReadDir(fmt.Sprintf("/proc/%d/task", pid))
+	if err != nil {
+		return true
+	}
+	for _, t := range tasks {
+		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/task/%s/stat", pid, t.Name()))
+		if err != nil {
+			continue // the thread exited
+		}
+		// "pid (comm) S ...": the state follows the last ')' (comm may contain spaces and parentheses).
+		i := bytes.LastIndexByte(b, ')')
+		if i < 0 || i+2 >= len(b) {
+			return false
+		}
+		if st := b[i+2]; st != 'T' && st != 't' && st != 'Z' && st != 'X' { // stopped, or an exiting thread
+			return false
+		}
+	}
+	return true
+}
 
 // Resume continues a paused server (SIGCONT).
 func (s *Server) Resume() error { return s.signal(syscall.SIGCONT) }

@@ -11,7 +11,8 @@ const (
 	HeaderSize  = 61 // RECORD_BATCH_OVERHEAD: everything before the first record
 	LogOverhead = 12 // baseOffset int64 + batchLength int32, not counted in batchLength
 
-	// MagicV2 is the only record format this package reads and writes.
+	// MagicV2 is the record format of batches; magic 0 and 1 (legacy.go)
+	// only pass through the converters.
 	MagicV2 = 2
 	// NoTimestamp, NoProducerID, NoProducerEpoch, NoSequence and
 	// NoPartitionLeaderEpoch are Kafka's "absent" values (RecordBatch.java).

@@ -76,3 +76,45 @@ func BenchmarkBuild(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkUpConvert: a produce v2 (magic 1) message set of ~16 KiB to one v2
+// batch, uncompressed and as one compressed wrapper with the producer's codec.
+func BenchmarkUpConvert(b *testing.B) {
+	for _, c := range []Codec{CodecNone, CodecGzip, CodecSnappy, CodecLZ4} {
+		msgs := make([]legacyMsg, 163)
+		for i := range msgs {
+			msgs[i] = legacyMsg{Offset: int64(i), Timestamp: testNow + int64(i), Key: []byte(fmt.Sprintf("key-%d", i)), Value: make([]byte, 80)}
+		}
+		set := legacySet(b, MagicV1, msgs...)
+		if c != CodecNone {
+			set = legacySet(b, MagicV1, legacyMsg{Offset: 162, Codec: c, Timestamp: testNow, Inner: msgs})
+		}
+		b.Run(fmt.Sprintf("magic1/%s/%dmessages", c, len(msgs)), func(b *testing.B) {
+			b.SetBytes(int64(len(set)))
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, err := UpConvert(set, UpConvertOptions{TargetCodec: CodecProducer}); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
+
+// BenchmarkDownConvert: a ~16 KiB v2 batch to magic 0 and 1 (fetch v0–v3).
+func BenchmarkDownConvert(b *testing.B) {
+	for _, c := range []Codec{CodecNone, CodecGzip, CodecSnappy, CodecLZ4} {
+		batch := benchBatch(b, 16<<10, c)
+		for _, magic := range []int8{MagicV0, MagicV1} {
+			b.Run(fmt.Sprintf("magic%d/%s/%drecords", magic, c, batch.NumRecords()), func(b *testing.B) {
+				b.SetBytes(int64(len(batch)))
+				b.ReportAllocs()
+				for b.Loop() {
+					if _, err := DownConvert(batch, magic, 0, 1<<20, 0); err != nil {
+						b.Fatal(err)
+					}
+				}
+			})
+		}
+	}
+}

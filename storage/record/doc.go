@@ -1,6 +1,8 @@
 // Package record reads, checks, stamps and builds Kafka v2 record batches
 // (magic 2, the Kafka 0.11+ format used by Kafka 2.x) — the unit that
-// producers send, the log stores byte for byte and fetches return.
+// producers send, the log stores byte for byte and fetches return — and
+// converts the legacy message sets (magic 0 and 1) of pre-0.11 clients to and
+// from it (legacy.go, legacy_convert.go).
 //
 // # Data flow
 //
@@ -11,6 +13,8 @@
 //	segment file ──PeekHeader / Next──► Batch ──CRCValid──► recovery, index rebuild
 //	tools, tests, control markers ──Build──► []byte ──Records──► Record
 //	log cleaner: Batch ──Records──► kept Records ──Rebuild / EmptyCopy──► []byte
+//	produce v0–v2 message set ──UpConvert──► one v2 batch ──► the produce path above
+//	log bytes (v2) ──DownConvert──► magic 0/1 message set ──► fetch v0–v3 (in memory)
 //
 // The package imports nothing of ours and keeps no state except buffer and
 // decoder pools; everything is safe for concurrent use on distinct batches.
@@ -39,6 +43,18 @@
 // zig-zag LEB128, at most 5 bytes (varint) or 10 (varlong); longer forms are
 // rejected. Codecs: gzip stream, snappy in xerial framing (see xerial.go),
 // LZ4 frame, zstd frame.
+//
+// # Legacy message sets (LegacyRecord.java; layout in legacy.go)
+//
+// An entry is offset int64, size int32, then crc (CRC-32 IEEE of the rest),
+// magic, attributes (codec bits 0-2, LogAppendTime bit 3 in magic 1),
+// timestamp (magic 1 only), key and value with int32 lengths. A compressed
+// wrapper's value is the compressed inner set: inner offsets absolute in
+// magic 0, relative (0..n-1) in magic 1, wrapper offset = last inner offset;
+// one level only. Magic 0 LZ4 frames carry Kafka 0.8's wrong header checksum
+// (hashed over the frame magic too): read leniently, written that way. The
+// log never stores legacy sets: Kafka 2.8 with message.format.version 2
+// converts on produce and on fetch, and so do we.
 //
 // # Invariants
 //

@@ -1,6 +1,7 @@
 package broker
 
-// Produce, v3–v9 (Kafka 2.8's range with record batch v2; v9 is the flexible encoding).
+// Produce, v0–v9 (Kafka 2.8's range; v9 is the flexible encoding). v0–v2 carry legacy message sets, converted
+// to one record batch v2 per partition before the append path below (produce_legacy.go).
 //
 // Behaviour (KafkaApis.handleProduceRequest, ReplicaManager.appendRecords, reference 03 §7 and 08 §6):
 //   - Per partition, in Kafka's order: a topic-partition unknown to this broker (not hosted, not in the
@@ -77,11 +78,14 @@ func handleProduce(b *Broker, ctx context.Context, r *Request) (Response, error)
 			p.Partition, p.BaseOffset = rp.Partition, -1
 			tp := storage.TopicPartition{Topic: rt.Topic, Partition: rp.Partition}
 			var err error
+			recs := rp.Records
 			switch {
 			case txnWithoutID:
 				err = fmt.Errorf("%w: transactional records without a transactional id", kerr.TransactionalIDAuthorizationFailed)
 			case !b.replicas.KnownPartition(tp):
 				err = kerr.UnknownTopicOrPartition
+			case req.Version < 3:
+				recs, err = legacyProduceRecords(b, req.Version, rt.Topic, rp.Records)
 			default:
 				err = validateProduceRecords(req.Version, rp.Records)
 			}
@@ -92,7 +96,10 @@ func handleProduce(b *Broker, ctx context.Context, r *Request) (Response, error)
 				p.ErrorCode = errorCode(b.log, err)
 				continue
 			}
-			toAppend[tp] = rp.Records
+			if recs == nil && validAcks { // an empty legacy set: nothing appended, no error (Log.append)
+				continue
+			}
+			toAppend[tp] = recs
 		}
 	}
 	var results map[storage.TopicPartition]replica.ProduceResult

@@ -1,6 +1,7 @@
 package broker
 
-// Fetch, v4–v12 (Kafka 2.8's range with record batch v2; v12 is the flexible encoding).
+// Fetch, v0–v12 (Kafka 2.8's range; v12 is the flexible encoding). v0–v3 answers are down-converted to magic 0
+// or 1 (fetch_legacy.go); v4+ send the stored batches as they are.
 //
 // Behaviour (KafkaApis.handleFetchRequest, ReplicaManager.fetchMessages, reference 03 §4, §8.2, §9):
 //   - Partitions the broker does not know (not hosted, not in the metadata cache) answer
@@ -126,6 +127,9 @@ func handleFetch(b *Broker, ctx context.Context, r *Request) (Response, error) {
 			op.ranges = res.Ranges
 			if d := res.DivergingEpoch; d != nil && req.Version >= 12 {
 				op.diverging = &divergingEpoch{epoch: d.LeaderEpoch, endOffset: d.EndOffset}
+			}
+			if req.Version < 4 {
+				downConvertPartition(b, req.Version, t.Topic, t.Partitions[j].FetchOffset, req.ReplicaID >= 0, op)
 			}
 		}
 	}

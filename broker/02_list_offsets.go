@@ -1,6 +1,7 @@
 package broker
 
-// ListOffsets, v1–v6 (v0's list of segment offsets is not served; v6 is the flexible encoding).
+// ListOffsets, v0–v6 (v0, the list of offsets before a time, is in list_offsets_legacy.go; v6 is the flexible
+// encoding).
 //
 // Behaviour (KafkaApis.handleListOffsetRequestV1AndAbove, Partition.fetchOffsetForTimestamp, reference 08 §6):
 //   - timestamp -2 (earliest): the log start offset; -1 (latest): the HW for read_uncommitted consumers, the
@@ -38,6 +39,10 @@ const (
 func handleListOffsets(b *Broker, _ context.Context, r *Request) (Response, error) {
 	req := r.Msg.(*kmsg.ListOffsetsRequest)
 	resp := req.ResponseKind().(*kmsg.ListOffsetsResponse)
+	if req.Version == 0 {
+		listOffsetsV0(b, req, resp)
+		return Response{Msg: resp}, nil
+	}
 	iso := replica.IsolationLogEnd
 	if req.ReplicaID == consumerReplicaID {
 		iso = replica.FetchIsolation(req.ReplicaID, req.IsolationLevel)

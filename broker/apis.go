@@ -19,13 +19,13 @@ type apiEntry struct {
 }
 
 // apiTable is the one table that both dispatch and ApiVersions read, so the broker can never advertise a
-// version it does not serve. Ranges are Kafka 2.8's where records are batch v2 (produce v3+, fetch v4+);
-// older message formats are not served (UNSUPPORTED_VERSION on ApiVersions, a closed connection elsewhere,
-// as Kafka does for versions it does not know).
+// version it does not serve. Ranges are Kafka 2.8's. The log stores record batch v2 only (message.format.version
+// 2): produce v0–v2 message sets are up-converted (produce_legacy.go) and fetch v0–v3 answers are
+// down-converted to magic 0/1 (fetch_legacy.go), as a Kafka 2.8 broker with the default format does.
 var apiTable = []apiEntry{
-	{kmsg.Produce, 3, 9, handleProduce},
-	{kmsg.Fetch, 4, 12, handleFetch},
-	{kmsg.ListOffsets, 1, 6, handleListOffsets},
+	{kmsg.Produce, 0, 9, handleProduce},
+	{kmsg.Fetch, 0, 12, handleFetch},
+	{kmsg.ListOffsets, 0, 6, handleListOffsets},
 	{kmsg.Metadata, 0, 11, handleMetadata},
 	{kmsg.LeaderAndISR, 0, 5, handleLeaderAndIsr},
 	{kmsg.StopReplica, 0, 3, handleStopReplica},

@@ -6,7 +6,7 @@ import (
 	"github.com/samsa-broker/samsa/storage"
 )
 
-// fetchResponse is a Fetch response (v4–v12) whose records stay in the log files: it is encoded by hand
+// fetchResponse is a Fetch response (v0–v12) whose records stay in the log files: it is encoded by hand
 // into byte chunks around the partitions' file ranges, which the connection sends with sendfile. The bytes
 // are exactly what kmsg.FetchResponse.AppendTo produces for the same content (fetch_encode_test.go).
 type fetchResponse struct {
@@ -33,6 +33,8 @@ type fetchResponsePartition struct {
 	readCommitted bool
 	aborted       []storage.AbortedTxn
 	ranges        []storage.FileRange // the records; none: an empty (not null) record set
+	// records replaces ranges for fetch v0–v3: the down-converted message set (fetch_legacy.go).
+	records []byte
 	// diverging is the DivergingEpoch (v12, tagged field 0) for a follower whose last fetched epoch
 	// diverged; nil: the tag is left out.
 	diverging *divergingEpoch
@@ -64,7 +66,9 @@ func (f *fetchResponse) chunks() []Chunk {
 	buf := make([]byte, 0, size)
 	out := make([]Chunk, 0, 2*nRanges+1)
 	last := 0 // start of the bytes not yet in a chunk
-	buf = binary.BigEndian.AppendUint32(buf, uint32(f.throttleMs))
+	if f.version >= 1 {
+		buf = binary.BigEndian.AppendUint32(buf, uint32(f.throttleMs))
+	}
 	if f.version >= 7 {
 		buf = binary.BigEndian.AppendUint16(buf, uint16(f.errorCode))
 		buf = binary.BigEndian.AppendUint32(buf, uint32(f.sessionID))
@@ -100,7 +104,7 @@ func (f *fetchResponse) chunks() []Chunk {
 			if f.version >= 11 {
 				buf = binary.BigEndian.AppendUint32(buf, ^uint32(0)) // PreferredReadReplica -1: no replica selector
 			}
-			var n int64
+			n := int64(len(p.records))
 			for _, r := range p.ranges {
 				n += r.Length
 			}
@@ -112,6 +116,9 @@ func (f *fetchResponse) chunks() []Chunk {
 			if n > 0 {
 				out = append(out, Chunk{Bytes: buf[last:len(buf):len(buf)]})
 				last = len(buf)
+				if len(p.records) > 0 {
+					out = append(out, Chunk{Bytes: p.records})
+				}
 				for _, r := range p.ranges {
 					if r.Length > 0 {
 						out = append(out, Chunk{File: r})

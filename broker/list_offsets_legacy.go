@@ -11,15 +11,11 @@ package broker
 // offsets above the high watermark are replaced by the high watermark. Errors (UNKNOWN_TOPIC_OR_PARTITION,
 // NOT_LEADER_OR_FOLLOWER, ...) come with no offsets. Only the leader answers, except for replica id -2. Unlike
 // v1+ a partition listed twice is answered twice.
-//
-// Deviation: storage does not expose its segments, so the list holds only the log start offset and the log
-// end offset (the base offsets of segments in between are left out), and the first segment counts as last
-// modified before any timestamp: a timestamp in the past answers the log start offset. Earliest and latest,
-// the lookups old clients make, answer exactly as Kafka.
 
 import (
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/samsa-broker/samsa/broker/replica"
@@ -56,43 +52,24 @@ func listOffsetsV0(b *Broker, req *kmsg.ListOffsetsRequest, resp *kmsg.ListOffse
 	}
 }
 
-// legacyOffsetsBefore is Partition.legacyFetchOffsetsForTimestamp over the log start and end offsets.
+// legacyOffsetsBefore is Partition.legacyFetchOffsetsForTimestamp: storage.Log.LegacyOffsetsBefore on the
+// partition's log, after the leadership check Kafka's localLogWithEpochOrException makes.
 func legacyOffsetsBefore(b *Broker, tp storage.TopicPartition, ts int64, maxNum int32, fromConsumer, onlyLeader bool) ([]int64, error) {
-	// The lookups check leadership as Kafka's localLogWithEpochOrException does.
-	end, err := b.replicas.FetchOffsetForTimestamp(tp, latestTimestamp, replica.IsolationLogEnd, -1, onlyLeader)
-	if err != nil {
+	if _, err := b.replicas.FetchOffsetForTimestamp(tp, latestTimestamp, replica.IsolationLogEnd, -1, onlyLeader); err != nil {
 		return nil, err
 	}
-	start, err := b.replicas.FetchOffsetForTimestamp(tp, earliestTimestamp, replica.IsolationLogEnd, -1, onlyLeader)
-	if err != nil {
-		return nil, err
+	var l *storage.Log
+	if p, ok := b.replicas.Partition(tp); ok {
+		l = p.Log()
 	}
-	entries := []int64{start.Offset} // oldest first, as offsetTimeArray
-	if end.Offset > start.Offset {
-		entries = append(entries, end.Offset) // modified "now"
+	if l == nil {
+		return nil, kerr.UnknownTopicOrPartition
 	}
-	idx := len(entries) - 1
-	switch {
-	case ts == latestTimestamp:
-	case ts == earliestTimestamp:
-		idx = 0
-	case ts < time.Now().UnixMilli():
-		idx = 0 // the log end entry is modified now, after ts; the first segment counts as older
-	}
-	n := min(int(max(maxNum, 0)), idx+1)
-	out := make([]int64, 0, n)
-	for k := 0; k < n; k++ {
-		out = append(out, entries[idx-k])
-	}
+	out := l.LegacyOffsetsBefore(ts, time.Now().UnixMilli(), int(maxNum))
 	if !fromConsumer {
 		return out, nil
 	}
-	hw := int64(-1)
-	if p, ok := b.replicas.Partition(tp); ok {
-		if l := p.Log(); l != nil {
-			hw = l.HighWatermark()
-		}
-	}
+	hw := l.HighWatermark()
 	if len(out) > 0 && out[0] > hw { // descending: only a prefix can exceed the HW
 		k := 0
 		for k < len(out) && out[k] > hw {

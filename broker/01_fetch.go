@@ -32,6 +32,9 @@ package broker
 // below the requested one, the partition answers no records and DivergingEpoch (the follower truncates and
 // fetches again); an epoch the leader cannot place is OFFSET_OUT_OF_RANGE (Partition.readRecords).
 //
+// A consumer fetch below v10 of a topic with compression.type=zstd answers UNSUPPORTED_COMPRESSION_TYPE for
+// that partition (those versions cannot carry zstd, KIP-110; KafkaApis.maybeConvertFetchedData).
+//
 // Client quotas (quotas.go): a consumer's response size counts against consumer_byte_rate of (ANONYMOUS,
 // client id); a violation answers an empty response with ThrottleMillis and mutes the connection.
 //
@@ -128,8 +131,11 @@ func handleFetch(b *Broker, ctx context.Context, r *Request) (Response, error) {
 			if d := res.DivergingEpoch; d != nil && req.Version >= 12 {
 				op.diverging = &divergingEpoch{epoch: d.LeaderEpoch, endOffset: d.EndOffset}
 			}
-			if req.Version < 4 {
+			switch {
+			case req.Version < 4:
 				downConvertPartition(b, req.Version, t.Topic, t.Partitions[j].FetchOffset, req.ReplicaID >= 0, op)
+			case req.Version < 10 && req.ReplicaID < 0:
+				rejectZstdTopic(b.fetchTopicConfig(t.Topic), op)
 			}
 		}
 	}

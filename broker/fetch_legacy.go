@@ -28,6 +28,7 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kerr"
 
+	"github.com/samsa-broker/samsa/broker/config"
 	"github.com/samsa-broker/samsa/storage"
 	"github.com/samsa-broker/samsa/storage/record"
 )
@@ -37,12 +38,8 @@ func downConvertPartition(b *Broker, version int16, topic string, fetchOffset in
 	if op.errorCode == kerr.KafkaStorageError.Code {
 		op.errorCode = kerr.NotLeaderForPartition.Code
 	}
-	tc, ok := b.topics.get(topic)
-	if !ok {
-		tc = b.currentConfig().TopicDefaults()
-	}
-	if tc.CompressionType == "zstd" {
-		legacyFetchError(op, kerr.UnsupportedCompressionType)
+	tc := b.fetchTopicConfig(topic)
+	if rejectZstdTopic(tc, op) {
 		return
 	}
 	var size int64
@@ -78,6 +75,25 @@ func downConvertPartition(b *Broker, version int16, topic string, fetchOffset in
 		return
 	}
 	op.records = out
+}
+
+// fetchTopicConfig is the topic's cached config, else the broker's topic defaults.
+func (b *Broker) fetchTopicConfig(topic string) config.TopicConfig {
+	if tc, ok := b.topics.get(topic); ok {
+		return tc
+	}
+	return b.currentConfig().TopicDefaults()
+}
+
+// rejectZstdTopic answers UNSUPPORTED_COMPRESSION_TYPE for a consumer fetch below v10 (which cannot read
+// zstd, KIP-110) of a topic with compression.type=zstd, as KafkaApis.maybeConvertFetchedData does for every
+// version below 10, and reports whether it did.
+func rejectZstdTopic(tc config.TopicConfig, op *fetchResponsePartition) bool {
+	if tc.CompressionType != "zstd" {
+		return false
+	}
+	legacyFetchError(op, kerr.UnsupportedCompressionType)
+	return true
 }
 
 // legacyFetchError is KafkaApis' errorResponse: the error, offsets -1, no records.

@@ -216,7 +216,7 @@ func TestFetch_LegacyVersionsDownConvert(t *testing.T) {
 
 // TestFetch_LegacyDownConversionDisabledIsUnsupportedVersion: message.downconversion.enable=false answers
 // UNSUPPORTED_VERSION (with offsets -1) to old consumers that would need converted data, not to v4+ and not
-// for an empty read; a zstd topic answers UNSUPPORTED_COMPRESSION_TYPE below v4 (Kafka: below v10).
+// for an empty read; a zstd topic answers UNSUPPORTED_COMPRESSION_TYPE to consumers below v10 (KIP-110).
 func TestFetch_LegacyDownConversionDisabledIsUnsupportedVersion(t *testing.T) {
 	db := newDataBroker(t, nil, storage.TopicPartition{Topic: "t", Partition: 0})
 	tc := db.currentConfig().TopicDefaults()
@@ -245,8 +245,13 @@ func TestFetch_LegacyDownConversionDisabledIsUnsupportedVersion(t *testing.T) {
 	}
 	tc.CompressionType = "zstd"
 	db.topics.set("t", tc)
-	if p := fetch(3, 2); p.ErrorCode != kerr.UnsupportedCompressionType.Code {
-		t.Fatalf("zstd topic: %+v", p)
+	for _, v := range []int16{3, 4, 9} {
+		if p := fetch(v, 2); p.ErrorCode != kerr.UnsupportedCompressionType.Code || p.HighWatermark != -1 {
+			t.Fatalf("zstd topic, fetch v%d: %+v", v, p)
+		}
+	}
+	if p := fetch(10, 0); p.ErrorCode != 0 || countRecords(t, p.RecordBatches) != 2 {
+		t.Fatalf("zstd topic, fetch v10 (reads zstd): %+v", p)
 	}
 }
 

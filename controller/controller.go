@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/sirupsen/logrus"
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/samsa-broker/samsa/zkregistry"
@@ -185,6 +186,30 @@ func (c *Controller) call(ctx context.Context, fn func()) error {
 	case <-c.loopCtx.Done():
 		return errStopped
 	}
+}
+
+// callActive runs fn on the event loop if this broker is the active controller, for the admin requests only
+// the controller serves. The error is kerr.NotController when it is not (or the loop has stopped), ctx's
+// error, or kerr.NotController after fn's own error (a ZooKeeper failure), which ends the term (afterError).
+func (c *Controller) callActive(ctx context.Context, fn func() error) error {
+	var rerr error
+	err := c.call(ctx, func() {
+		if !c.active.Load() {
+			rerr = kerr.NotController
+			return
+		}
+		if ferr := fn(); ferr != nil {
+			c.afterError(ferr)
+			rerr = kerr.NotController
+		}
+	})
+	if errors.Is(err, errStopped) {
+		return kerr.NotController
+	}
+	if err != nil {
+		return err
+	}
+	return rerr
 }
 
 // goroutine starts fn tracked by the controller's WaitGroup.

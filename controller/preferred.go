@@ -51,26 +51,14 @@ const (
 //     LeaderAndIsr and UpdateMetadata sent meanwhile).
 func (c *Controller) ElectLeaders(ctx context.Context, typ ElectionType, tps []TopicPartition) (map[TopicPartition]ElectionResult, error) {
 	var results map[TopicPartition]ElectionResult
-	var rerr error
-	err := c.call(ctx, func() {
-		if !c.active.Load() {
-			rerr = kerr.NotController
-			return
-		}
-		var werr error
-		results, werr = c.electLeadersFor(typ, tps, adminTriggered)
-		if werr != nil {
-			c.afterError(werr)
-			results, rerr = nil, kerr.NotController
-		}
+	err := c.callActive(ctx, func() (err error) {
+		results, err = c.electLeadersFor(typ, tps, adminTriggered)
+		return err
 	})
-	if errors.Is(err, errStopped) {
-		return nil, kerr.NotController
-	}
 	if err != nil {
 		return nil, err
 	}
-	return results, rerr
+	return results, nil
 }
 
 // electLeadersFor classifies tps and elects the ones that need it. The error is a ZooKeeper failure that

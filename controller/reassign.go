@@ -51,26 +51,14 @@ type Reassignment struct {
 // legacy /admin/reassign_partitions znode (the API call supersedes it).
 func (c *Controller) AlterPartitionReassignments(ctx context.Context, targets map[TopicPartition][]int32) (map[TopicPartition]error, error) {
 	var results map[TopicPartition]error
-	var rerr error
-	err := c.call(ctx, func() {
-		if !c.active.Load() {
-			rerr = kerr.NotController
-			return
-		}
-		var werr error
-		results, werr = c.alterReassignments(targets)
-		if werr != nil {
-			c.afterError(werr)
-			results, rerr = nil, kerr.NotController
-		}
+	err := c.callActive(ctx, func() (err error) {
+		results, err = c.alterReassignments(targets)
+		return err
 	})
-	if errors.Is(err, errStopped) {
-		return nil, kerr.NotController
-	}
 	if err != nil {
 		return nil, err
 	}
-	return results, rerr
+	return results, nil
 }
 
 // ListPartitionReassignments returns the partitions of tps (nil: all) that are being reassigned, with
@@ -78,12 +66,7 @@ func (c *Controller) AlterPartitionReassignments(ctx context.Context, targets ma
 // Kafka does). The error is kerr.NotController or ctx's error.
 func (c *Controller) ListPartitionReassignments(ctx context.Context, tps []TopicPartition) (map[TopicPartition]Reassignment, error) {
 	var out map[TopicPartition]Reassignment
-	var rerr error
-	err := c.call(ctx, func() {
-		if !c.active.Load() {
-			rerr = kerr.NotController
-			return
-		}
+	err := c.callActive(ctx, func() error {
 		if tps == nil {
 			tps = sortedTPKeys(c.cc.reassigning)
 		}
@@ -95,14 +78,12 @@ func (c *Controller) ListPartitionReassignments(ctx context.Context, tps []Topic
 			}
 			out[tp] = Reassignment{Replicas: slices.Clone(c.cc.assignment(tp)), AddingReplicas: adding, RemovingReplicas: removing}
 		}
+		return nil
 	})
-	if errors.Is(err, errStopped) {
-		return nil, kerr.NotController
-	}
 	if err != nil {
 		return nil, err
 	}
-	return out, rerr
+	return out, nil
 }
 
 func (c *Controller) alterReassignments(targets map[TopicPartition][]int32) (map[TopicPartition]error, error) {

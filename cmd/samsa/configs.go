@@ -79,10 +79,7 @@ func (e entityNames) Set(v string) error {
 }
 
 func parseConfigsArgs(args []string, stderr io.Writer) (configsOptions, error) {
-	fs := flag.NewFlagSet("configs", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.Usage = func() { fmt.Fprintln(stderr, configsUsage); fs.PrintDefaults() }
-	bootstrap := fs.String("bootstrap-server", "", "REQUIRED: the server(s) to connect to, HOST:PORT[,HOST:PORT]")
+	fs, bootstrap := toolFlags("configs", configsUsage, stderr)
 	describe := fs.Bool("describe", false, "list configs for the given entity")
 	alter := fs.Bool("alter", false, "alter the configuration for the entity")
 	all := fs.Bool("all", false, "with --describe of topics or brokers: list all configs, defaults included")

@@ -54,10 +54,7 @@ const consumeUsage = "usage: samsa consume --bootstrap-server HOST:PORT --topic 
 	"[--partition P [--offset earliest|latest|N]] [--timeout-ms MS] [--property print.key=true]..."
 
 func parseConsumeArgs(args []string, stderr io.Writer) (consumeOptions, error) {
-	fs := flag.NewFlagSet("consume", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.Usage = func() { fmt.Fprintln(stderr, consumeUsage); fs.PrintDefaults() }
-	bootstrap := fs.String("bootstrap-server", "", "REQUIRED: the server(s) to connect to, HOST:PORT[,HOST:PORT]")
+	fs, bootstrap := toolFlags("consume", consumeUsage, stderr)
 	topic := fs.String("topic", "", "REQUIRED: the topic to consume")
 	fromBeginning := fs.Bool("from-beginning", false, "start with the earliest record instead of the latest")
 	maxMessages := fs.Int("max-messages", -1, "exit after this many records (default: no limit)")

@@ -97,10 +97,7 @@ func parseDeleteRecordsJSON(data []byte) ([]deleteOffset, error) {
 }
 
 func runDeleteRecords(args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("delete-records", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.Usage = func() { fmt.Fprintln(stderr, deleteRecordsUsage); fs.PrintDefaults() }
-	bootstrap := fs.String("bootstrap-server", "", "REQUIRED: the server(s) to connect to, HOST:PORT[,HOST:PORT]")
+	fs, bootstrap := toolFlags("delete-records", deleteRecordsUsage, stderr)
 	file := fs.String("offset-json-file", "", `REQUIRED: the JSON file with the offset per partition: {"partitions":[{"topic":"foo","partition":1,"offset":1}],"version":1}`)
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {

@@ -41,10 +41,7 @@ type groupsOptions struct {
 const groupsUsage = "usage: samsa groups --bootstrap-server HOST:PORT (--list | --describe --group G [--members [--verbose] | --state])"
 
 func parseGroupsArgs(args []string, stderr io.Writer) (groupsOptions, error) {
-	fs := flag.NewFlagSet("groups", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.Usage = func() { fmt.Fprintln(stderr, groupsUsage); fs.PrintDefaults() }
-	bootstrap := fs.String("bootstrap-server", "", "REQUIRED: the server(s) to connect to, HOST:PORT[,HOST:PORT]")
+	fs, bootstrap := toolFlags("groups", groupsUsage, stderr)
 	list := fs.Bool("list", false, "list all consumer groups")
 	describe := fs.Bool("describe", false, "describe a consumer group: offsets and lag, members or state")
 	grp := fs.String("group", "", "the consumer group to describe")

@@ -38,10 +38,7 @@ type logDirsOptions struct {
 }
 
 func parseLogDirsArgs(args []string, stderr io.Writer) (logDirsOptions, error) {
-	fs := flag.NewFlagSet("log-dirs", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.Usage = func() { fmt.Fprintln(stderr, logDirsUsage); fs.PrintDefaults() }
-	bootstrap := fs.String("bootstrap-server", "", "REQUIRED: the server(s) to connect to, HOST:PORT[,HOST:PORT]")
+	fs, bootstrap := toolFlags("log-dirs", logDirsUsage, stderr)
 	describe := fs.Bool("describe", false, "REQUIRED: describe the log directories of the brokers")
 	brokerList := fs.String("broker-list", "", `the brokers to query, "0,1,2" (default: every broker)`)
 	topicList := fs.String("topic-list", "", `the topics to show, "topic1,topic2" (default: every topic)`)

@@ -43,10 +43,7 @@ const produceUsage = "usage: samsa produce --bootstrap-server HOST:PORT --topic 
 	"[--property key.separator=:] [--acks all|1|0] [--compression-type none|gzip|snappy|lz4|zstd] [--sync] < lines"
 
 func parseProduceArgs(args []string, stderr io.Writer) (produceOptions, error) {
-	fs := flag.NewFlagSet("produce", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.Usage = func() { fmt.Fprintln(stderr, produceUsage); fs.PrintDefaults() }
-	bootstrap := fs.String("bootstrap-server", "", "REQUIRED: the server(s) to connect to, HOST:PORT[,HOST:PORT]")
+	fs, bootstrap := toolFlags("produce", produceUsage, stderr)
 	brokerList := fs.String("broker-list", "", "deprecated name of --bootstrap-server")
 	topic := fs.String("topic", "", "REQUIRED: the topic to produce to")
 	var props multiFlag

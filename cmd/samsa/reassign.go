@@ -65,10 +65,7 @@ const reassignUsage = "usage: samsa reassign-partitions --bootstrap-server HOST:
 	"[--additional] [--preserve-throttles]"
 
 func parseReassignArgs(args []string, stderr io.Writer) (reassignOptions, error) {
-	fs := flag.NewFlagSet("reassign-partitions", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.Usage = func() { fmt.Fprintln(stderr, reassignUsage); fs.PrintDefaults() }
-	bootstrap := fs.String("bootstrap-server", "", "REQUIRED: the server(s) to connect to, HOST:PORT[,HOST:PORT]")
+	fs, bootstrap := toolFlags("reassign-partitions", reassignUsage, stderr)
 	actions := map[string]*bool{
 		"execute":  fs.Bool("execute", false, "start the reassignment of --reassignment-json-file"),
 		"verify":   fs.Bool("verify", false, "report the status of the reassignment of --reassignment-json-file"),

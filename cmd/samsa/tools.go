@@ -6,7 +6,9 @@ package main
 
 import (
 	"errors"
+	"flag"
 	"fmt"
+	"io"
 	"sort"
 	"strings"
 	"time"
@@ -89,6 +91,15 @@ func toolConfig(clientID string) *sarama.Config {
 	cfg.Metadata.Retry.Backoff = 200 * time.Millisecond
 	cfg.Admin.Timeout = 30 * time.Second
 	return cfg
+}
+
+// toolFlags is the flag set every client tool starts with: errors and usage to stderr, and the
+// --bootstrap-server flag.
+func toolFlags(name, usage string, stderr io.Writer) (*flag.FlagSet, *string) {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() { fmt.Fprintln(stderr, usage); fs.PrintDefaults() }
+	return fs, fs.String("bootstrap-server", "", "REQUIRED: the server(s) to connect to, HOST:PORT[,HOST:PORT]")
 }
 
 // openAdmin connects a tool's client and admin (toolConfig); closing the client closes both.

@@ -50,10 +50,7 @@ const topicsUsage = "usage: samsa topics --bootstrap-server HOST:PORT (--create|
 	"[--under-replicated-partitions|--unavailable-partitions]"
 
 func parseTopicsArgs(args []string, stderr io.Writer) (topicsOptions, error) {
-	fs := flag.NewFlagSet("topics", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.Usage = func() { fmt.Fprintln(stderr, topicsUsage); fs.PrintDefaults() }
-	bootstrap := fs.String("bootstrap-server", "", "REQUIRED: the server(s) to connect to, HOST:PORT[,HOST:PORT]")
+	fs, bootstrap := toolFlags("topics", topicsUsage, stderr)
 	actions := map[string]*bool{
 		"create":   fs.Bool("create", false, "create a new topic"),
 		"list":     fs.Bool("list", false, "list all available topics"),

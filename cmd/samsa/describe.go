@@ -7,7 +7,8 @@ package main
 //	Topic: T\tTopicId: ...\tPartitionCount: N\tReplicationFactor: R\tConfigs: k=v,...
 //	\tTopic: T\tPartition: 0\tLeader: 1\tReplicas: 1,2,3\tIsr: 1,2\tHW: 120\tLEO: 1=120,2=120,3=118 (under-replicated)
 //
-// Up to "Isr:" a line is Kafka's, byte for byte; "\tHW: ..\tLEO: .." and the flags are Samsa's. Where the offsets
+// Up to "Isr:" (and, for a partition being reassigned, "\tAdding Replicas: ..\tRemoving Replicas: ..") a line is
+// Kafka's, byte for byte; "\tHW: ..\tLEO: .." and the flags are Samsa's. Where the offsets
 // come from (reference 08 §6, ListOffsets "latest"):
 //
 //	HW     the leader's answer for replica id -1 (a consumer): only the leader answers, with the high watermark
@@ -18,8 +19,8 @@ package main
 // are asked in parallel. A value nobody could give (broker not alive in metadata, unreachable, or answering
 // with an error such as OFFSET_NOT_AVAILABLE right after an election) prints as "?".
 //
-// Flags: " (under-replicated)" when |Isr| < |Replicas| (TopicCommand's isUnderReplicated without
-// reassignments), " (offline)" when the leader is -1 or not among the live brokers (hasUnavailablePartitions).
+// Flags: " (under-replicated)" when the ISR is smaller than the replication factor (TopicCommand's
+// isUnderReplicated: replicas being added by a reassignment do not count), " (offline)" when the leader is -1 or not among the live brokers (hasUnavailablePartitions).
 // --under-replicated-partitions and --unavailable-partitions print only the matching partition lines and no
 // topic headers, and exclude each other, as in Kafka 2.8.
 
@@ -27,6 +28,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -83,10 +85,36 @@ func (r describeReport) any() bool { return r.underReplicated || r.unavailable }
 type partitionState struct {
 	topic string
 	*sarama.PartitionMetadata
-	live map[int32]bool // broker ids in the Metadata answer
+	live         map[int32]bool                              // broker ids in the Metadata answer
+	reassignment *sarama.PartitionReplicaReassignmentsStatus // nil unless being reassigned
 }
 
-func (p partitionState) underReplicated() bool { return len(p.Isr) < len(p.Replicas) }
+// replicationFactor is TopicCommand.getReplicationFactor: while a reassignment is in progress (some adding or
+// removing replica still in the replica set) the factor is the replicas minus the ones being added.
+func (p partitionState) replicationFactor() int {
+	ra := p.reassignment
+	if ra == nil {
+		return len(p.Replicas)
+	}
+	inProgress := false
+	for _, r := range p.Replicas {
+		if slices.Contains(ra.AddingReplicas, r) || slices.Contains(ra.RemovingReplicas, r) {
+			inProgress = true
+		}
+	}
+	if !inProgress {
+		return len(p.Replicas)
+	}
+	n := 0
+	for _, r := range ra.Replicas {
+		if !slices.Contains(ra.AddingReplicas, r) {
+			n++
+		}
+	}
+	return n
+}
+
+func (p partitionState) underReplicated() bool { return len(p.Isr) < p.replicationFactor() }
 
 func (p partitionState) offline() bool { return p.Leader < 0 || !p.live[p.Leader] }
 
@@ -114,11 +142,13 @@ func (o topicsOptions) describe(admin sarama.ClusterAdmin, stdout, stderr io.Wri
 	if !o.report.any() {
 		configs = describeConfigs(admin, ts, stderr)
 	}
+	reassigning := listReassignments(admin, ts, stderr)
 	selected := map[string][]partitionState{}
 	var all []partitionState
 	for _, t := range ts {
 		for _, p := range sortedPartitions(t) {
-			if ps := (partitionState{topic: t.Name, PartitionMetadata: p, live: live}); o.report.selects(ps) {
+			ps := partitionState{topic: t.Name, PartitionMetadata: p, live: live, reassignment: reassigning[t.Name][p.ID]}
+			if o.report.selects(ps) {
 				selected[t.Name] = append(selected[t.Name], ps)
 				all = append(all, ps)
 			}
@@ -132,7 +162,7 @@ func (o topicsOptions) describe(admin sarama.ClusterAdmin, stdout, stderr io.Wri
 	var b strings.Builder
 	for _, t := range ts {
 		if !o.report.any() {
-			writeTopicHeader(&b, t, configs[t.Name])
+			writeTopicHeader(&b, t, configs[t.Name], reassigning[t.Name])
 		}
 		for _, p := range selected[t.Name] {
 			writePartitionLine(&b, p, offs)
@@ -140,6 +170,25 @@ func (o topicsOptions) describe(admin sarama.ClusterAdmin, stdout, stderr io.Wri
 	}
 	_, err = io.WriteString(stdout, b.String())
 	return err
+}
+
+// listReassignments asks the controller which of the topics' partitions are being reassigned
+// (ListPartitionReassignments, as TopicCommand does). A failure is a warning and shows no reassignments.
+func listReassignments(admin sarama.ClusterAdmin, ts []*sarama.TopicMetadata, stderr io.Writer) map[string]map[int32]*sarama.PartitionReplicaReassignmentsStatus {
+	out := map[string]map[int32]*sarama.PartitionReplicaReassignmentsStatus{}
+	for _, t := range ts {
+		ids := make([]int32, len(t.Partitions))
+		for i, p := range t.Partitions {
+			ids[i] = p.ID
+		}
+		st, err := admin.ListPartitionReassignments(t.Name, ids)
+		if err != nil {
+			fmt.Fprintf(stderr, "WARNING: could not list reassignments of %s (%v)\n", t.Name, err)
+			continue
+		}
+		out[t.Name] = st[t.Name]
+	}
+	return out
 }
 
 // describeConfigs returns each topic's non-default configs (TopicDescription's Configs). A failure is a
@@ -272,10 +321,11 @@ func saramaListOffsets(addr string, cfg *sarama.Config, replicaID int32, parts [
 }
 
 // writeTopicHeader prints Kafka 2.8's TopicDescription line.
-func writeTopicHeader(b *strings.Builder, t *sarama.TopicMetadata, configs map[string]string) {
+// The replication factor is the first partition's, discounting replicas being added (getReplicationFactor).
+func writeTopicHeader(b *strings.Builder, t *sarama.TopicMetadata, configs map[string]string, reassigning map[int32]*sarama.PartitionReplicaReassignmentsStatus) {
 	rf := 0
 	if parts := sortedPartitions(t); len(parts) > 0 {
-		rf = len(parts[0].Replicas)
+		rf = partitionState{PartitionMetadata: parts[0], reassignment: reassigning[parts[0].ID]}.replicationFactor()
 	}
 	var cfg []string
 	for _, k := range sortedKeys(configs) {
@@ -295,8 +345,12 @@ func writePartitionLine(b *strings.Builder, p partitionState, offs offsets) {
 		leader = strconv.Itoa(int(p.Leader))
 	}
 	k := partitionKey{p.topic, p.ID}
-	fmt.Fprintf(b, "\tTopic: %s\tPartition: %d\tLeader: %s\tReplicas: %s\tIsr: %s\tHW: %s\tLEO: ",
-		p.topic, p.ID, leader, joinIDs(p.Replicas), joinIDs(p.Isr), known(offs.hw, k))
+	fmt.Fprintf(b, "\tTopic: %s\tPartition: %d\tLeader: %s\tReplicas: %s\tIsr: %s",
+		p.topic, p.ID, leader, joinIDs(p.Replicas), joinIDs(p.Isr))
+	if ra := p.reassignment; ra != nil {
+		fmt.Fprintf(b, "\tAdding Replicas: %s\tRemoving Replicas: %s", joinIDs(ra.AddingReplicas), joinIDs(ra.RemovingReplicas))
+	}
+	fmt.Fprintf(b, "\tHW: %s\tLEO: ", known(offs.hw, k))
 	for i, r := range p.Replicas {
 		if i > 0 {
 			b.WriteByte(',')

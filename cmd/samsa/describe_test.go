@@ -21,13 +21,13 @@ func TestTopicHeaderMatchesKafkaTopicsLayout(t *testing.T) {
 			{ID: 0, Leader: 1, Replicas: []int32{1, 2}, Isr: []int32{1, 2}},
 		}}
 	var b strings.Builder
-	writeTopicHeader(&b, md, map[string]string{"retention.ms": "100", "cleanup.policy": "compact"})
+	writeTopicHeader(&b, md, map[string]string{"retention.ms": "100", "cleanup.policy": "compact"}, nil)
 	want := "Topic: orders\tTopicId: AQIDBAUGBwgJCgsMDQ4PEA\tPartitionCount: 2\tReplicationFactor: 2\tConfigs: cleanup.policy=compact,retention.ms=100\n"
 	if b.String() != want {
 		t.Fatalf("got\n%q\nwant\n%q", b.String(), want)
 	}
 	b.Reset()
-	writeTopicHeader(&b, &sarama.TopicMetadata{Name: "old"}, nil)
+	writeTopicHeader(&b, &sarama.TopicMetadata{Name: "old"}, nil, nil)
 	if got := b.String(); got != "Topic: old\tPartitionCount: 0\tReplicationFactor: 0\tConfigs: \n" {
 		t.Fatalf("got %q", got)
 	}
@@ -68,6 +68,34 @@ func TestPartitionLineAddsHighWatermarkLogEndOffsetsAndFlags(t *testing.T) {
 				t.Fatalf("got\n%q\nwant\n%q", b.String(), c.want)
 			}
 		})
+	}
+}
+
+// A partition being reassigned prints Kafka 2.8's "Adding Replicas" and "Removing Replicas" after Isr, and its
+// replication factor (header and under-replication) leaves out the replicas being added
+// (TopicCommand.getReplicationFactor): moving [1,2] to [2,3] with ISR [1,2] is not under-replicated.
+func TestPartitionLineShowsReassignmentAsKafkaDoes(t *testing.T) {
+	live := map[int32]bool{1: true, 2: true, 3: true}
+	ra := &sarama.PartitionReplicaReassignmentsStatus{Replicas: []int32{2, 3, 1}, AddingReplicas: []int32{3}, RemovingReplicas: []int32{1}}
+	p := sarama.PartitionMetadata{ID: 0, Leader: 2, Replicas: []int32{2, 3, 1}, Isr: []int32{1, 2}}
+	var b strings.Builder
+	writePartitionLine(&b, partitionState{topic: "orders", PartitionMetadata: &p, live: live, reassignment: ra}, offsets{})
+	want := "\tTopic: orders\tPartition: 0\tLeader: 2\tReplicas: 2,3,1\tIsr: 1,2\tAdding Replicas: 3\tRemoving Replicas: 1\tHW: ?\tLEO: 2=?,3=?,1=?\n"
+	if b.String() != want {
+		t.Fatalf("got\n%q\nwant\n%q", b.String(), want)
+	}
+	b.Reset()
+	writeTopicHeader(&b, &sarama.TopicMetadata{Name: "orders", Partitions: []*sarama.PartitionMetadata{&p}}, nil,
+		map[int32]*sarama.PartitionReplicaReassignmentsStatus{0: ra})
+	if got := b.String(); !strings.Contains(got, "\tReplicationFactor: 2\t") {
+		t.Fatalf("header %q: replication factor should leave out the adding replica", got)
+	}
+	// Finished between the two reads: no adding/removing replica left in the set, the full set counts.
+	done := sarama.PartitionMetadata{ID: 0, Leader: 2, Replicas: []int32{2, 3}, Isr: []int32{2}}
+	ps := partitionState{topic: "orders", PartitionMetadata: &done, live: live,
+		reassignment: &sarama.PartitionReplicaReassignmentsStatus{Replicas: []int32{2, 3, 1}, AddingReplicas: []int32{}, RemovingReplicas: []int32{1}}}
+	if ps.replicationFactor() != 2 || !ps.underReplicated() {
+		t.Fatalf("finished reassignment: factor %d, under-replicated %v", ps.replicationFactor(), ps.underReplicated())
 	}
 }
 

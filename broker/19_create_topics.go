@@ -10,6 +10,10 @@ package broker
 // request's timeout passes (REQUEST_TIMED_OUT; the topic is still created). validateOnly (v1+) checks
 // without writing. v5+ answers with the topic's partition count, replication factor and configs. No
 // create-topic policy is supported.
+//
+// Controller mutation quota (KIP-599, quotas.go): a valid topic charges its partition count just before it
+// is written (validateOnly charges nothing); v6+ is strict (THROTTLING_QUOTA_EXCEEDED while the client's
+// bucket is in debt), older versions permissive. ThrottleMillis carries the throttle (v3+ KIP-219).
 
 import (
 	"context"
@@ -17,6 +21,8 @@ import (
 	"github.com/sirupsen/logrus"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/samsa-broker/samsa/broker/quota"
 )
 
 func handleCreateTopics(b *Broker, ctx context.Context, r *Request) (Response, error) {
@@ -27,10 +33,11 @@ func handleCreateTopics(b *Broker, ctx context.Context, r *Request) (Response, e
 		counts[t.Topic]++
 	}
 	want := map[string]int32{}
+	q := b.mutationQuota(r, req.Version >= 6)
 	for _, t := range req.Topics {
 		rt := kmsg.NewCreateTopicsResponseTopic()
 		rt.Topic = t.Topic
-		spec, err := b.createTopicRequest(req, t, counts[t.Topic] > 1)
+		spec, err := b.createTopicRequest(req, t, counts[t.Topic] > 1, q)
 		if err == nil {
 			rt.NumPartitions, rt.ReplicationFactor = int32(len(spec.assignment)), int16(len(spec.assignment[0]))
 			if req.Version >= 5 {
@@ -56,11 +63,13 @@ func handleCreateTopics(b *Broker, ctx context.Context, r *Request) (Response, e
 			rt.ErrorCode = kerr.RequestTimedOut.Code
 		}
 	}
-	return Response{Msg: resp}, nil
+	return mutationResponse(resp, q), nil
 }
 
-// createTopicRequest validates one topic of the request and, unless validateOnly, creates it.
-func (b *Broker) createTopicRequest(req *kmsg.CreateTopicsRequest, t kmsg.CreateTopicsRequestTopic, duplicate bool) (topicSpec, error) {
+// createTopicRequest validates one topic of the request and, unless validateOnly, charges its partitions
+// to q and creates it.
+func (b *Broker) createTopicRequest(req *kmsg.CreateTopicsRequest, t kmsg.CreateTopicsRequestTopic, duplicate bool,
+	q *quota.MutationQuota) (topicSpec, error) {
 	spec := topicSpec{name: t.Topic, partitions: t.NumPartitions, rf: t.ReplicationFactor, configs: map[string]string{}}
 	switch {
 	case !b.isController():
@@ -89,6 +98,15 @@ func (b *Broker) createTopicRequest(req *kmsg.CreateTopicsRequest, t kmsg.Create
 	}
 	if req.ValidateOnly {
 		return spec, nil
+	}
+	if q != nil {
+		// An existing topic must not cost tokens (ZkAdminManager checks the metadata cache first).
+		if _, ok := b.meta.Snapshot().Topics[spec.name]; ok {
+			return spec, kafkaError(kerr.TopicAlreadyExists, "topic %q already exists", spec.name)
+		}
+		if err := q.Record(float64(len(spec.assignment))); err != nil {
+			return spec, errThrottlingQuotaExceeded
+		}
 	}
 	return spec, b.createTopic(spec)
 }

@@ -7,6 +7,11 @@ package broker
 // replicas and removes the znodes. The answer waits until the topic has left this broker's metadata cache
 // or the timeout passes (REQUEST_TIMED_OUT; deletion continues). delete.topic.enable=false answers
 // TOPIC_DELETION_DISABLED. v6 may name topics by id: ids are resolved through the metadata cache.
+//
+// Controller mutation quota (KIP-599, quotas.go): a topic charges its partition count (from the metadata
+// cache) just before it is marked; v5+ is strict (THROTTLING_QUOTA_EXCEEDED while the client's bucket is
+// in debt; no error message, as Kafka 2.8 answers only the code), older versions permissive.
+// ThrottleMillis carries the throttle (v2+ KIP-219).
 
 import (
 	"context"
@@ -17,6 +22,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/samsa-broker/samsa/broker/metadata"
+	"github.com/samsa-broker/samsa/broker/quota"
 	"github.com/samsa-broker/samsa/zkregistry"
 )
 
@@ -36,6 +42,7 @@ func handleDeleteTopics(b *Broker, ctx context.Context, r *Request) (Response, e
 		targets = append(targets, target{name: t.Topic, id: t.TopicID})
 	}
 	var pending []string
+	q := b.mutationQuota(r, req.Version >= 5)
 	for _, t := range targets {
 		rt := kmsg.NewDeleteTopicsResponseTopic()
 		rt.Topic, rt.TopicID = t.name, t.id
@@ -44,12 +51,12 @@ func handleDeleteTopics(b *Broker, ctx context.Context, r *Request) (Response, e
 				rt.Topic = &name
 			}
 		}
-		err := b.deleteTopic(rt.Topic)
+		err := b.deleteTopic(snap, rt.Topic, q)
 		if err == nil {
 			pending = append(pending, *rt.Topic)
 		}
 		rt.ErrorCode = errorCode(b.log, err)
-		if req.Version >= 5 {
+		if req.Version >= 5 && err != errThrottlingQuotaExceeded {
 			rt.ErrorMessage = topicErrorMessage(err)
 		}
 		resp.Topics = append(resp.Topics, rt)
@@ -74,10 +81,11 @@ func handleDeleteTopics(b *Broker, ctx context.Context, r *Request) (Response, e
 			}
 		}
 	}
-	return Response{Msg: resp}, nil
+	return mutationResponse(resp, q), nil
 }
 
-func (b *Broker) deleteTopic(name *string) error {
+// deleteTopic marks topic name for deletion after charging its partitions to q.
+func (b *Broker) deleteTopic(snap *metadata.Snapshot, name *string, q *quota.MutationQuota) error {
 	switch {
 	case !b.isController():
 		return kerr.NotController
@@ -88,6 +96,16 @@ func (b *Broker) deleteTopic(name *string) error {
 	}
 	if err := validateTopicName(*name); err != nil {
 		return err
+	}
+	if q != nil {
+		// Kafka answers unknown topics from its metadata cache before charging anything.
+		t, ok := snap.Topics[*name]
+		if !ok {
+			return kafkaError(kerr.UnknownTopicOrPartition, "topic %q does not exist", *name)
+		}
+		if err := q.Record(float64(len(t.Partitions))); err != nil {
+			return errThrottlingQuotaExceeded
+		}
 	}
 	err := b.zk.MarkTopicForDeletion(*name)
 	switch {

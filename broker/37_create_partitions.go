@@ -9,6 +9,10 @@ package broker
 // factor: INVALID_REPLICA_ASSIGNMENT; a dead broker: BROKER_NOT_AVAILABLE). A topic queued for deletion answers INVALID_TOPIC_EXCEPTION. The
 // new assignment is written to /brokers/topics/<t>; the controller creates the partitions from its watch.
 // The answer waits until the new partitions have leaders, or REQUEST_TIMED_OUT. validateOnly checks only.
+//
+// Controller mutation quota (KIP-599, quotas.go): a valid increase charges the partitions it adds just
+// before the write (validateOnly charges nothing); v3+ is strict (THROTTLING_QUOTA_EXCEEDED while the
+// client's bucket is in debt), older versions permissive. ThrottleMillis carries the throttle (v1+ KIP-219).
 
 import (
 	"context"
@@ -18,6 +22,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"github.com/samsa-broker/samsa/broker/quota"
 	"github.com/samsa-broker/samsa/controller"
 	"github.com/samsa-broker/samsa/zkregistry"
 )
@@ -30,6 +35,7 @@ func handleCreatePartitions(b *Broker, ctx context.Context, r *Request) (Respons
 		counts[t.Topic]++
 	}
 	want := map[string]int32{}
+	q := b.mutationQuota(r, req.Version >= 3)
 	for _, t := range req.Topics {
 		rt := kmsg.NewCreatePartitionsResponseTopic()
 		rt.Topic = t.Topic
@@ -37,7 +43,7 @@ func handleCreatePartitions(b *Broker, ctx context.Context, r *Request) (Respons
 		if counts[t.Topic] > 1 {
 			err = kafkaError(kerr.InvalidRequest, "duplicate topic in request")
 		} else {
-			err = b.addPartitions(t, req.ValidateOnly)
+			err = b.addPartitions(t, req.ValidateOnly, q)
 		}
 		if err == nil && !req.ValidateOnly {
 			want[t.Topic] = t.Count
@@ -52,10 +58,10 @@ func handleCreatePartitions(b *Broker, ctx context.Context, r *Request) (Respons
 			rt.ErrorCode = kerr.RequestTimedOut.Code
 		}
 	}
-	return Response{Msg: resp}, nil
+	return mutationResponse(resp, q), nil
 }
 
-func (b *Broker) addPartitions(t kmsg.CreatePartitionsRequestTopic, validateOnly bool) error {
+func (b *Broker) addPartitions(t kmsg.CreatePartitionsRequestTopic, validateOnly bool, q *quota.MutationQuota) error {
 	if !b.isController() {
 		return kerr.NotController
 	}
@@ -83,6 +89,9 @@ func (b *Broker) addPartitions(t kmsg.CreatePartitionsRequestTopic, validateOnly
 	}
 	if validateOnly {
 		return nil
+	}
+	if err := q.Record(float64(t.Count - have)); err != nil {
+		return errThrottlingQuotaExceeded
 	}
 	for p, rs := range added {
 		current.Partitions[p] = rs

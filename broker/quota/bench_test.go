@@ -38,3 +38,25 @@ func BenchmarkRecordQuotaedParallel(b *testing.B) {
 		}
 	})
 }
+
+// BenchmarkMutationQuotaDisabled is the cost a CreateTopics/DeleteTopics/CreatePartitions request pays
+// with no controller_mutation_rate configured.
+func BenchmarkMutationQuotaDisabled(b *testing.B) {
+	m := NewManager(DefaultConfig(), time.Now)
+	for b.Loop() {
+		_ = m.NewMutationQuota("ANONYMOUS", "bench", true).Record(1)
+	}
+}
+
+// BenchmarkMutationQuotaStrict is a strict check and charge under a quota never exhausted.
+func BenchmarkMutationQuotaStrict(b *testing.B) {
+	m := NewManager(DefaultConfig(), time.Now)
+	if err := m.Update(Entity{ClientID: Default}, map[string]string{ControllerMutationRate: "1e15"}); err != nil {
+		b.Fatal(err)
+	}
+	for b.Loop() {
+		if err := m.NewMutationQuota("ANONYMOUS", "bench", true).Record(1); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

@@ -18,8 +18,8 @@
 // and sensors are shared by everything that resolves to the same metric tags: levels 1, 2, 4, 5 tag
 // (user, client id), 3 and 6 tag (user, ""), 7 and 8 (or nothing configured) tag ("", client id). So a
 // user quota is shared by all of the user's client ids while a default quota applies to each user or
-// client id on its own. Each quota type (producer_byte_rate, consumer_byte_rate, request_percentage)
-// resolves on its own: an entity setting only consumer_byte_rate does not affect produce.
+// client id on its own. Each quota type (producer_byte_rate, consumer_byte_rate, request_percentage,
+// controller_mutation_rate) resolves on its own: an entity setting only consumer_byte_rate does not affect produce.
 //
 // Rate (org.apache.kafka.common.metrics.stats.Rate over a SampledTotal): Config.Samples windows of
 // Config.Window; the rate is the sum of the retained samples over the time since the oldest one, counted
@@ -33,9 +33,19 @@
 // lookup and the sensor's mutex. Until anything was configured, Enabled is false and callers skip the
 // manager entirely (Kafka's quotasEnabled).
 //
-// Not done here: the broker records Produce and Fetch only. Request (request_percentage, KIP-124) is
-// implemented here but not fed: Kafka charges request-handler and network thread time, while a Samsa
-// handler's wall time includes purgatory waits (long-poll fetches, acks=all) and Go offers no per-goroutine
-// CPU time. controller_mutation_rate (KIP-599) is stored but not enforced; the deprecated static
-// quota.producer.default / quota.consumer.default are not supported.
+// Controller mutations (KIP-599, mutation.go): controller_mutation_rate resolves like the byte rates but
+// is measured by a token bucket (org.apache.kafka.common.metrics.stats.TokenBucket) kept in the sensor: it
+// refills at the quota per second up to a burst of quota × Samples × Window, starts full, and each
+// partition created, added or deleted takes one token. A request gets a MutationQuota
+// (ControllerMutationQuota): strict ones refuse mutations while the bucket is in debt (tokens < 0) and
+// otherwise charge them in full, earning no throttle; permissive ones always charge and earn
+// -tokens / quota seconds when they leave the bucket in debt. The throttle shrinks by the time elapsed since
+// it was earned. Until some entity sets controller_mutation_rate NewMutationQuota returns nil, the unbounded
+// quota, after one atomic load.
+//
+// Not done here: the broker records Produce, Fetch and controller mutations. Request (request_percentage,
+// KIP-124) is implemented here but not fed: Kafka charges request-handler and network thread time, while a
+// Samsa handler's wall time includes purgatory waits (long-poll fetches, acks=all) and Go offers no
+// per-goroutine CPU time. The deprecated static quota.producer.default / quota.consumer.default are not
+// supported.
 package quota

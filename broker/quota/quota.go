@@ -17,6 +17,9 @@ const (
 	Produce Type = iota // producer_byte_rate: request bytes per second
 	Fetch               // consumer_byte_rate: response bytes per second
 	Request             // request_percentage: percent of one thread's time per second
+	// ControllerMutation is controller_mutation_rate (KIP-599): partitions created, added or deleted per
+	// second, measured by a token bucket; use NewMutationQuota, not Record.
+	ControllerMutation
 	numTypes
 )
 
@@ -29,7 +32,8 @@ const (
 )
 
 // configKey is the entity config key of each type.
-var configKey = [numTypes]string{Produce: ProducerByteRate, Fetch: ConsumerByteRate, Request: RequestPercentage}
+var configKey = [numTypes]string{Produce: ProducerByteRate, Fetch: ConsumerByteRate, Request: RequestPercentage,
+	ControllerMutation: ControllerMutationRate}
 
 // IsClientOrUserQuotaConfig reports whether key is a user/client-id quota config
 // (QuotaConfigs.isClientOrUserQuotaConfig): other keys of a user entity (SCRAM credentials) are not quotas.
@@ -117,7 +121,8 @@ type Manager struct {
 	windowMs int64
 	now      func() time.Time
 
-	enabled atomic.Bool // some entity was ever configured (Kafka's quotasEnabled)
+	enabled   atomic.Bool // some entity was ever configured (Kafka's quotasEnabled)
+	mutations atomic.Bool // some entity has a controller_mutation_rate now
 
 	mu        sync.RWMutex
 	gen       uint64                              // guarded by mu; bumped by every Update
@@ -174,6 +179,7 @@ func (m *Manager) Update(entity Entity, config map[string]string) error {
 	}
 	m.gen++
 	m.enabled.Store(true)
+	m.mutations.Store(len(m.overrides[ControllerMutation]) > 0)
 	if len(errs) > 0 {
 		return errs[0]
 	}
@@ -194,7 +200,7 @@ func (m *Manager) Bound(t Type, user, clientID string) float64 {
 	return m.resolve(t, clientKey{user, clientID}, m.now().UnixMilli()).bound
 }
 
-// Record adds value (bytes, or percent of a thread-second for Request) to the sensor of (user, clientID)
+// Record adds value (bytes, or percent of a thread-second for Request; not for ControllerMutation) to the sensor of (user, clientID)
 // and returns the throttle time the request earned: 0 within quota or when no quota applies.
 func (m *Manager) Record(t Type, user, clientID string, value float64) time.Duration {
 	if !m.enabled.Load() {

@@ -12,6 +12,11 @@ type sensor struct {
 	samples  []sample // guarded by mu; grows to Config.Samples
 	current  int      // guarded by mu; index of the sample being filled
 	lastUsed int64    // guarded by mu; ms of the last record
+
+	// The token bucket of a ControllerMutation sensor (mutation.go), used instead of samples.
+	tokens   float64 // guarded by mu; may be negative: the bucket is in debt
+	filledAt int64   // guarded by mu; ms of the last refill
+	started  bool    // guarded by mu; a new bucket starts full
 }
 
 type sample struct {

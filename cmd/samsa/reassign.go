@@ -89,16 +89,9 @@ func parseReassignArgs(args []string, stderr io.Writer) (reassignOptions, error)
 	if o.bootstrap, err = splitBootstrap(*bootstrap); err != nil {
 		return o, err
 	}
-	var chosen []string
-	for name, set := range actions {
-		if *set {
-			chosen = append(chosen, name)
-		}
+	if o.action, err = oneAction(actions, "command must include exactly one action: --execute, --verify, --cancel, --list or --generate"); err != nil {
+		return o, err
 	}
-	if len(chosen) != 1 {
-		return o, errors.New("command must include exactly one action: --execute, --verify, --cancel, --list or --generate")
-	}
-	o.action = chosen[0]
 	if o.brokers, err = parseBrokerList(*brokerList); err != nil {
 		return o, err
 	}

@@ -102,6 +102,21 @@ func toolFlags(name, usage string, stderr io.Writer) (*flag.FlagSet, *string) {
 	return fs, fs.String("bootstrap-server", "", "REQUIRED: the server(s) to connect to, HOST:PORT[,HOST:PORT]")
 }
 
+// oneAction returns the one action flag set among actions (Kafka's tools accept exactly one), else an error
+// with msg.
+func oneAction(actions map[string]*bool, msg string) (string, error) {
+	var chosen []string
+	for name, set := range actions {
+		if *set {
+			chosen = append(chosen, name)
+		}
+	}
+	if len(chosen) != 1 {
+		return "", errors.New(msg)
+	}
+	return chosen[0], nil
+}
+
 // openAdmin connects a tool's client and admin (toolConfig); closing the client closes both.
 func openAdmin(bootstrap []string, clientID string) (sarama.Client, sarama.ClusterAdmin, error) {
 	client, err := sarama.NewClient(bootstrap, toolConfig(clientID))

@@ -80,16 +80,9 @@ func parseTopicsArgs(args []string, stderr io.Writer) (topicsOptions, error) {
 	if o.bootstrap, err = splitBootstrap(*bootstrap); err != nil {
 		return o, err
 	}
-	var chosen []string
-	for name, set := range actions {
-		if *set {
-			chosen = append(chosen, name)
-		}
+	if o.action, err = oneAction(actions, "command must include exactly one action: --list, --describe, --create, --alter or --delete"); err != nil {
+		return o, err
 	}
-	if len(chosen) != 1 {
-		return o, errors.New("command must include exactly one action: --list, --describe, --create, --alter or --delete")
-	}
-	o.action = chosen[0]
 	if *partitions != -1 {
 		if *partitions < 1 || *partitions > 1<<31-1 {
 			return o, fmt.Errorf("--partitions %d: must be at least 1", *partitions)

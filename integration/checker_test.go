@@ -127,6 +127,17 @@ func (r *recorder) begin(tp target, n int) []*attempt {
 	return out
 }
 
+// abandon forgets an attempt whose value never left the test (never handed to a producer): it is neither
+// sent nor failed, so the checker must not count it.
+func (r *recorder) abandon(a *attempt) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	delete(r.byValue, a.value)
+	if i := slices.Index(r.attempts, a); i >= 0 {
+		r.attempts = slices.Delete(r.attempts, i, i+1)
+	}
+}
+
 // finish records the outcome of the attempts of one request: acked at base, base+1, ..., or failed.
 func (r *recorder) finish(as []*attempt, c class, base int64, outcome string) {
 	r.mu.Lock()
@@ -496,14 +507,21 @@ func drain(t testing.TB, c *Cluster, targets []target) map[target][]readRecord {
 	defer cons.Close()
 	out := map[target][]readRecord{}
 	for _, tp := range targets {
-		hw, err := cl.GetOffset(tp.topic, tp.partition, sarama.OffsetNewest)
-		if err != nil {
-			t.Fatalf("drain: high watermark of %s: %v", tp, err)
-		}
-		first, err := cl.GetOffset(tp.topic, tp.partition, sarama.OffsetOldest)
-		if err != nil {
-			t.Fatalf("drain: log start of %s: %v", tp, err)
-		}
+		// Right after an election the new leader answers OFFSET_NOT_AVAILABLE until its high watermark has
+		// caught up (reference 08 §6), and metadata may still name the old leader: both pass, so poll.
+		var hw, first int64
+		eventually(t, 30*time.Second, func() error {
+			var err error
+			if hw, err = cl.GetOffset(tp.topic, tp.partition, sarama.OffsetNewest); err != nil {
+				_ = cl.RefreshMetadata(tp.topic)
+				return fmt.Errorf("drain: high watermark of %s: %w", tp, err)
+			}
+			if first, err = cl.GetOffset(tp.topic, tp.partition, sarama.OffsetOldest); err != nil {
+				_ = cl.RefreshMetadata(tp.topic)
+				return fmt.Errorf("drain: log start of %s: %w", tp, err)
+			}
+			return nil
+		})
 		if first >= hw {
 			out[tp] = nil
 			continue

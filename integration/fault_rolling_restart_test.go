@@ -147,7 +147,7 @@ func startRetryingProducer(t testing.TB, c *Cluster, targets []target, perSecond
 			case prod.Input() <- &sarama.ProducerMessage{Topic: tp.topic, Partition: tp.partition,
 				Value: sarama.StringEncoder(a.value), Metadata: a}:
 			case <-p.stop:
-				p.w.rec.finish([]*attempt{a}, indeterminate, -1, "never handed to the producer")
+				p.w.rec.abandon(a) // stopped while the producer's input was full: never sent
 				return
 			}
 		}

@@ -91,8 +91,8 @@ type Config struct {
 	AutoCreateTopicsEnable                  bool     `yaml:"auto.create.topics.enable"`
 	DeleteTopicEnable                       bool     `yaml:"delete.topic.enable"`
 
-	// Log cleaner (§3). Compaction is not implemented yet: these are accepted, validated and feed the topic
-	// defaults (delete.retention.ms, min/max.compaction.lag.ms, min.cleanable.dirty.ratio).
+	// Log cleaner (§3): the cleaner's own settings (storage.CleanerConfig, dynamic) and the topic defaults
+	// they feed (delete.retention.ms, min/max.compaction.lag.ms, min.cleanable.dirty.ratio).
 	LogCleanerEnable              bool    `yaml:"log.cleaner.enable"`
 	LogCleanerThreads             int32   `yaml:"log.cleaner.threads"`
 	LogCleanerDedupeBufferSize    int64   `yaml:"log.cleaner.dedupe.buffer.size"`

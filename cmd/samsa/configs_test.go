@@ -11,12 +11,7 @@ import (
 )
 
 func TestConfigsArgs(t *testing.T) {
-	cases := []struct {
-		name    string
-		args    string
-		wantErr string
-		check   func(t *testing.T, o configsOptions)
-	}{
+	cases := []parseCase[configsOptions]{
 		{name: "describe topic", args: "--bootstrap-server a:1 --entity-type topics --entity-name demo --describe",
 			check: func(t *testing.T, o configsOptions) {
 				if o.action != "describe" || !slices.Equal(o.types, []string{"topics"}) || !slices.Equal(o.names, []string{"demo"}) {
@@ -56,23 +51,7 @@ func TestConfigsArgs(t *testing.T) {
 		{name: "bad add-config", args: "--bootstrap-server a:1 --entity-type topics --entity-name t --alter --add-config a", wantErr: `"key=val"`},
 		{name: "added and deleted", args: "--bootstrap-server a:1 --entity-type topics --entity-name t --alter --add-config a=1 --delete-config a", wantErr: "both added and deleted"},
 	}
-	for _, c := range cases {
-		t.Run(c.name, func(t *testing.T) {
-			o, err := parseConfigsArgs(strings.Fields(c.args), io.Discard)
-			if c.wantErr != "" {
-				if err == nil || !strings.Contains(err.Error(), c.wantErr) {
-					t.Fatalf("error %v, want one containing %q", err, c.wantErr)
-				}
-				return
-			}
-			if err != nil {
-				t.Fatal(err)
-			}
-			if c.check != nil {
-				c.check(t, o)
-			}
-		})
-	}
+	runParseCases(t, cases, parseConfigsArgs)
 }
 
 // ConfigCommand.parseConfigsToBeAdded: commas inside [...] do not split, brackets are dropped, keys and

@@ -10,12 +10,7 @@ import (
 )
 
 func TestTopicsArgs(t *testing.T) {
-	cases := []struct {
-		name    string
-		args    string
-		wantErr string
-		check   func(t *testing.T, o topicsOptions)
-	}{
+	cases := []parseCase[topicsOptions]{
 		{name: "create", args: "--bootstrap-server a:1,b:2 --create --topic t --partitions 3 --replication-factor 2 --config retention.ms=5 --config cleanup.policy=compact",
 			check: func(t *testing.T, o topicsOptions) {
 				if o.action != "create" || o.topic != "t" || o.partitions != 3 || o.replication != 2 {
@@ -55,23 +50,7 @@ func TestTopicsArgs(t *testing.T) {
 		{name: "duplicate replica", args: "--bootstrap-server a:1 --create --topic t --replica-assignment 1:1", wantErr: "twice"},
 		{name: "stray argument", args: "--bootstrap-server a:1 --list extra", wantErr: "unexpected argument"},
 	}
-	for _, c := range cases {
-		t.Run(c.name, func(t *testing.T) {
-			o, err := parseTopicsArgs(strings.Fields(c.args), io.Discard)
-			if c.wantErr != "" {
-				if err == nil || !strings.Contains(err.Error(), c.wantErr) {
-					t.Fatalf("error %v, want one containing %q", err, c.wantErr)
-				}
-				return
-			}
-			if err != nil {
-				t.Fatal(err)
-			}
-			if c.check != nil {
-				c.check(t, o)
-			}
-		})
-	}
+	runParseCases(t, cases, parseTopicsArgs)
 }
 
 func TestTopicMatcherIsAWholeNameRegexp(t *testing.T) {
@@ -240,5 +219,35 @@ func TestConsumeFormatAsKafkaDefaultMessageFormatter(t *testing.T) {
 		if b.String() != c.want {
 			t.Errorf("case %d: %q, want %q", i, b.String(), c.want)
 		}
+	}
+}
+
+// parseCase is one command line of a tool's argument-parsing table: the error it must give (a substring),
+// or checks on the options it parses to.
+type parseCase[O any] struct {
+	name    string
+	args    string
+	wantErr string
+	check   func(t *testing.T, o O)
+}
+
+func runParseCases[O any](t *testing.T, cases []parseCase[O], parse func([]string, io.Writer) (O, error)) {
+	t.Helper()
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			o, err := parse(strings.Fields(c.args), io.Discard)
+			if c.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), c.wantErr) {
+					t.Fatalf("error %v, want one containing %q", err, c.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if c.check != nil {
+				c.check(t, o)
+			}
+		})
 	}
 }
